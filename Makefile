@@ -1,0 +1,49 @@
+# The README's commands. CI (.ci/run) calls `make test`, so everything a fresh machine lacks is
+# installed here: uv (from PyPI, into ~/.cache/brook), the Python environment, kcat (apt).
+
+UV_VERSION := 0.13.9
+CACHE      := $(HOME)/.cache/brook
+UV         := $(or $(shell command -v uv 2>/dev/null),$(CACHE)/uv-$(UV_VERSION)/bin/uv)
+PYTHON     ?= python3.11
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: run test lint typecheck unit sync kcat clean bench help
+
+help:
+	@echo "make run    start a single-node Brook on 127.0.0.1:9092 (data in ./.brook)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make bench  throughput benchmark (see docs/benchmarks.md)"
+
+$(CACHE)/uv-$(UV_VERSION)/bin/uv:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(CACHE)/uv-$(UV_VERSION) uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+sync: .venv/.synced
+
+kcat:
+	@command -v kcat >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq kcat; }
+
+run: sync
+	$(UV) run --frozen brook broker start --override log.dirs=.brook
+
+lint: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: sync
+	$(UV) run --frozen mypy
+
+test: sync kcat lint typecheck
+	$(UV) run --frozen pytest -n 2 --dist loadgroup
+
+bench: sync kcat
+	$(UV) run --frozen python -m bench.throughput
+
+clean:
+	rm -rf .venv .brook .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Brook's Kafka-compatible broker and the `brook` command-line tool."""

@@ -1,0 +1,1 @@
+"""The `brook` command: broker start, topics, produce, consume (rich tables, clear exit codes)."""

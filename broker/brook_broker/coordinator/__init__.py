@@ -1,0 +1,1 @@
+"""Coordinators: producer-id allocation now; group and transaction coordinators later."""

@@ -1,0 +1,1 @@
+"""asyncio listeners: framing, per-connection in-order responses, request limits, lifecycle."""
