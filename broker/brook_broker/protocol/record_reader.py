@@ -1,0 +1,364 @@
+"""Record-level decoding (and encoding, for tests and tools) of magic-v2 record batches.
+
+The hot path never calls this: batches stay opaque bytes (see `protocol.records`). It is
+used where the broker needs record contents: the log cleaner (keys), validation of
+compacted topics (keyless records), ``LogAppendTime`` handling, the ``brook`` CLI's
+consumer, and tests. `build_batch` is the inverse, used by tests and the CLI's producer.
+
+Record layout (Kafka's ``DefaultRecord``; varints are zigzag-encoded)::
+
+    length varint | attributes int8 | timestampDelta varlong | offsetDelta varint
+    keyLength varint | key | valueLength varint | value
+    headerCount varint | [headerKeyLength varint | headerKey | headerValueLength varint | value]
+
+When the batch is compressed, everything after ``recordsCount`` is one compressed blob.
+All compression goes through ``cramjam``. Snappy comes in two framings: librdkafka writes
+raw snappy, the Java client writes snappy-java's stream (``\\x82SNAPPY\\x00`` + chunks);
+both are read. LZ4 is the LZ4 frame format with independent blocks (KIP-57).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import cramjam
+import crc32c
+
+from brook_broker.protocol.errors import CorruptRecordError
+from brook_broker.protocol.records import (
+    CRC_START,
+    LOG_OVERHEAD,
+    MAGIC_V2,
+    NO_PARTITION_LEADER_EPOCH,
+    NO_PRODUCER_EPOCH,
+    NO_PRODUCER_ID,
+    NO_SEQUENCE,
+    NO_TIMESTAMP,
+    RECORD_BATCH_OVERHEAD,
+    CompressionType,
+    TimestampType,
+    read_header,
+)
+
+__all__ = ["Record", "build_batch", "compress", "decompress", "iter_records"]
+
+#: snappy-java's stream header: magic, then int32 version and int32 min-compatible version.
+XERIAL_MAGIC = b"\x82SNAPPY\x00"
+_XERIAL_HEADER = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
+#: snappy-java's default block size; each block is compressed on its own.
+_XERIAL_BLOCK = 32 * 1024
+_INT32 = struct.Struct(">i")
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+
+_ATTR_TIMESTAMP_TYPE = 0x08
+_ATTR_TRANSACTIONAL = 0x10
+_ATTR_CONTROL = 0x20
+#: Kafka's ``ByteUtils`` refuses varints longer than 5 bytes and varlongs longer than 10.
+_VARINT_MAX_SHIFT = 28
+_VARLONG_MAX_SHIFT = 63
+
+
+class Record(NamedTuple):
+    """One record with absolute offset and timestamp (ms); header keys are UTF-8 strings."""
+
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+    attributes: int = 0
+
+
+# --- compression ----------------------------------------------------------------------------
+
+
+def decompress(codec: CompressionType | int, data: bytes | memoryview) -> bytes:
+    """Decompress a batch's records section; `CorruptRecordError` if it does not decode."""
+    try:
+        match codec:
+            case CompressionType.NONE:
+                return bytes(data)
+            case CompressionType.GZIP:
+                return bytes(cramjam.gzip.decompress(data))
+            case CompressionType.SNAPPY:
+                if bytes(data[: len(XERIAL_MAGIC)]) == XERIAL_MAGIC:
+                    return _xerial_decompress(data)
+                return bytes(cramjam.snappy.decompress_raw(data))
+            case CompressionType.LZ4:
+                return bytes(cramjam.lz4.decompress(data))
+            case CompressionType.ZSTD:
+                return bytes(cramjam.zstd.decompress(data))
+    except CorruptRecordError:
+        raise
+    except Exception as exc:  # cramjam raises DecompressionError, but also ValueError/OSError
+        raise CorruptRecordError(f"cannot decompress {_codec_name(codec)} records: {exc}") from exc
+    raise CorruptRecordError(f"unknown compression codec {codec}")
+
+
+def _codec_name(codec: int) -> str:
+    try:
+        return CompressionType(codec).name.lower()
+    except ValueError:
+        return f"codec {codec}"
+
+
+def _xerial_decompress(data: bytes | memoryview) -> bytes:
+    # The version fields after the magic are ignored, as snappy-java and librdkafka do:
+    # some producers are known to write them little-endian.
+    view = memoryview(data)
+    position = len(_XERIAL_HEADER)
+    if len(view) < position:
+        raise CorruptRecordError("truncated snappy-java stream header")
+    chunks = []
+    while position < len(view):
+        if len(view) - position < 4:
+            raise CorruptRecordError("truncated snappy-java chunk length")
+        (length,) = _INT32.unpack_from(view, position)
+        position += 4
+        if length < 0 or position + length > len(view):
+            raise CorruptRecordError("snappy-java chunk length exceeds the data")
+        chunks.append(bytes(cramjam.snappy.decompress_raw(view[position : position + length])))
+        position += length
+    return b"".join(chunks)
+
+
+def compress(codec: CompressionType | int, data: bytes, *, xerial_snappy: bool = True) -> bytes:
+    """Compress a records section the way the Java client does (or raw snappy, as librdkafka)."""
+    match codec:
+        case CompressionType.NONE:
+            return data
+        case CompressionType.GZIP:
+            return bytes(cramjam.gzip.compress(data))
+        case CompressionType.SNAPPY:
+            if not xerial_snappy:
+                return bytes(cramjam.snappy.compress_raw(data))
+            parts = [_XERIAL_HEADER]
+            for start in range(0, len(data), _XERIAL_BLOCK):
+                block = bytes(cramjam.snappy.compress_raw(data[start : start + _XERIAL_BLOCK]))
+                parts += (_INT32.pack(len(block)), block)
+            return b"".join(parts)
+        case CompressionType.LZ4:
+            # Kafka reads only independent blocks (KIP-57); the content checksum is optional
+            # and older Java readers reject it, so it stays off, as in the Java client.
+            compressor = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
+            compressor.compress(data)
+            return bytes(compressor.finish())
+        case CompressionType.ZSTD:
+            return bytes(cramjam.zstd.compress(data, level=3))
+    raise ValueError(f"unknown compression codec {codec}")
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+def iter_records(batch: bytes | memoryview, *, verify_crc: bool = False) -> Iterator[Record]:
+    """Decode the records of one v2 batch (bytes from its ``baseOffset`` on; extra bytes ignored).
+
+    The header is checked (and the records section decompressed) before this returns; the
+    records themselves are parsed lazily. Any malformation raises `CorruptRecordError`.
+    """
+    if len(batch) < RECORD_BATCH_OVERHEAD:
+        raise CorruptRecordError("record batch is shorter than its header")
+    header = read_header(batch, 0)
+    if header.magic != MAGIC_V2:
+        raise CorruptRecordError(f"unsupported record batch magic {header.magic}")
+    if header.batch_length < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD or header.size > len(batch):
+        raise CorruptRecordError("record batch length does not match its data")
+    if header.records_count < 0:
+        raise CorruptRecordError("record batch has a negative record count")
+    if verify_crc and crc32c.crc32c(memoryview(batch)[CRC_START : header.size]) != header.crc:
+        raise CorruptRecordError("record batch fails its CRC-32C check")
+    if header.records_count == 0:
+        # Compaction leaves empty batches with the codec bit still set and no records
+        # section at all; Kafka's DefaultRecordBatch yields nothing without decompressing.
+        return iter(())
+    section = memoryview(batch)[RECORD_BATCH_OVERHEAD : header.size]
+    # Not ``header.compression``: codecs 5-7 must become CorruptRecordError, not ValueError.
+    data = decompress(header.attributes & 0x07, section)
+    log_append_time = header.max_timestamp if header.attributes & _ATTR_TIMESTAMP_TYPE else None
+    return _parse_records(
+        data,
+        count=header.records_count,
+        base_offset=header.base_offset,
+        base_timestamp=header.base_timestamp,
+        log_append_time=log_append_time,
+    )
+
+
+def _parse_records(
+    data: bytes, *, count: int, base_offset: int, base_timestamp: int, log_append_time: int | None
+) -> Iterator[Record]:
+    position = 0
+    end = len(data)
+    for index in range(count):
+        try:
+            record, position = _parse_record(data, position, end)
+        except IndexError:  # a varint or the attributes byte ran past the end of the data
+            raise CorruptRecordError(f"record {index} is truncated") from None
+        except UnicodeDecodeError:
+            raise CorruptRecordError(f"record {index} has a header key that is not UTF-8") from None
+        offset_delta, timestamp_delta, key, value, headers, attributes = record
+        timestamp = base_timestamp + timestamp_delta if log_append_time is None else log_append_time
+        yield Record(base_offset + offset_delta, timestamp, key, value, headers, attributes)
+    if position != end:
+        # Kafka's DefaultRecordBatch: "Incorrect declared batch size, records still remaining".
+        raise CorruptRecordError(f"{end - position} bytes remain after the declared {count} records")
+
+
+_RawRecord = tuple[int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...], int]
+
+
+def _parse_record(data: bytes, position: int, end: int) -> tuple[_RawRecord, int]:
+    length, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    record_end = position + length
+    if length < 0 or record_end > end:
+        raise CorruptRecordError("record length exceeds the batch")
+    attributes = data[position]
+    attributes = attributes - 256 if attributes > 127 else attributes
+    timestamp_delta, position = _read_varint(data, position + 1, _VARLONG_MAX_SHIFT)
+    offset_delta, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    key, position = _read_bytes(data, position, record_end)
+    value, position = _read_bytes(data, position, record_end)
+    header_count, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    if header_count < 0:
+        raise CorruptRecordError("record has a negative header count")
+    headers: list[tuple[str, bytes | None]] = []
+    for _ in range(header_count):
+        # Each header takes at least two bytes, so the bound check ends a forged huge count.
+        header_key, position = _read_bytes(data, position, record_end)
+        if header_key is None:
+            raise CorruptRecordError("record header has a null key")
+        header_value, position = _read_bytes(data, position, record_end)
+        headers.append((header_key.decode(), header_value))
+    if position != record_end:
+        raise CorruptRecordError("record length does not match its fields")
+    return (offset_delta, timestamp_delta, key, value, tuple(headers), attributes), position
+
+
+def _read_bytes(data: bytes, position: int, limit: int) -> tuple[bytes | None, int]:
+    length, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    if length < 0:
+        return None, position
+    if position + length > limit:
+        raise CorruptRecordError("record field length exceeds the record")
+    return data[position : position + length], position + length
+
+
+def _read_varint(data: bytes, position: int, max_shift: int) -> tuple[int, int]:
+    """A zigzag varint (``max_shift`` 28) or varlong (63) at ``position``: ``(value, next)``."""
+    byte = data[position]
+    position += 1
+    if byte < 0x80:  # the common case: small lengths and deltas fit one byte
+        return (byte >> 1) ^ -(byte & 1), position
+    raw = byte & 0x7F
+    shift = 7
+    while True:
+        byte = data[position]
+        position += 1
+        raw |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return (raw >> 1) ^ -(raw & 1), position
+        shift += 7
+        if shift > max_shift:
+            raise CorruptRecordError("varint is too long")
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    raw = (value << 1) ^ (value >> 63)  # zigzag over 64 bits covers both varint and varlong
+    out = bytearray()
+    while raw > 0x7F:
+        out.append((raw & 0x7F) | 0x80)
+        raw >>= 7
+    out.append(raw)
+    return bytes(out)
+
+
+def _encode_bytes(value: bytes | None) -> bytes:
+    return _varint(-1) if value is None else _varint(len(value)) + value
+
+
+def _encode_record(record: Record, *, base_offset: int, base_timestamp: int) -> bytes:
+    parts = [
+        struct.pack(">b", record.attributes),
+        _varint(record.timestamp - base_timestamp),
+        _varint(record.offset - base_offset),
+        _encode_bytes(record.key),
+        _encode_bytes(record.value),
+        _varint(len(record.headers)),
+    ]
+    for header_key, header_value in record.headers:
+        parts += (_encode_bytes(header_key.encode()), _encode_bytes(header_value))
+    body = b"".join(parts)
+    return _varint(len(body)) + body
+
+
+def build_batch(
+    records: Sequence[Record],
+    *,
+    base_offset: int | None = None,
+    compression: CompressionType = CompressionType.NONE,
+    timestamp_type: TimestampType = TimestampType.CREATE_TIME,
+    log_append_time: int | None = None,
+    producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = NO_PRODUCER_EPOCH,
+    base_sequence: int = NO_SEQUENCE,
+    partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH,
+    is_transactional: bool = False,
+    is_control: bool = False,
+    last_offset_delta: int | None = None,
+    xerial_snappy: bool = True,
+) -> bytes:
+    """Encode one v2 batch as a producer (or, with ``log_append_time``, the broker) would.
+
+    ``base_offset`` defaults to the first record's offset and ``baseTimestamp`` is the first
+    record's timestamp, as in Kafka's ``MemoryRecordsBuilder``. ``last_offset_delta`` may be
+    given to build the empty batches compaction leaves behind.
+    """
+    if base_offset is None:
+        base_offset = records[0].offset if records else 0
+    base_timestamp = records[0].timestamp if records else NO_TIMESTAMP
+    if timestamp_type == TimestampType.LOG_APPEND_TIME:
+        if log_append_time is None:
+            raise ValueError("a LogAppendTime batch needs log_append_time")
+        max_timestamp = log_append_time
+    else:
+        max_timestamp = max((r.timestamp for r in records), default=NO_TIMESTAMP)
+    if last_offset_delta is None:
+        last_offset_delta = records[-1].offset - base_offset if records else -1
+    attributes = int(compression)
+    attributes |= _ATTR_TIMESTAMP_TYPE if timestamp_type == TimestampType.LOG_APPEND_TIME else 0
+    attributes |= _ATTR_TRANSACTIONAL if is_transactional else 0
+    attributes |= _ATTR_CONTROL if is_control else 0
+    body = b"".join(
+        _encode_record(record, base_offset=base_offset, base_timestamp=base_timestamp) for record in records
+    )
+    # An empty batch has no records section even when compressed (Kafka's writeEmptyHeader).
+    section = compress(compression, body, xerial_snappy=xerial_snappy) if records else b""
+    try:
+        header = bytearray(
+            _HEADER.pack(
+                base_offset,
+                RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + len(section),
+                partition_leader_epoch,
+                MAGIC_V2,
+                0,  # the CRC, filled in below once the covered bytes exist
+                attributes,
+                last_offset_delta,
+                base_timestamp,
+                max_timestamp,
+                producer_id,
+                producer_epoch,
+                base_sequence,
+                len(records),
+            )
+        )
+    except struct.error as exc:
+        raise ValueError(f"record batch field out of range: {exc}") from exc
+    crc = crc32c.crc32c(section, crc32c.crc32c(memoryview(header)[CRC_START:]))
+    struct.pack_into(">I", header, CRC_START - 4, crc)
+    return bytes(header) + section
