@@ -17,7 +17,15 @@ __all__ = [
     "InvalidProducerEpochError",
     "InvalidRecordError",
     "InvalidRequestError",
+    "FencedLeaderEpochError",
     "InvalidTimestampError",
+    "InconsistentTopicIdError",
+    "RecordBatchTooLargeError",
+    "InvalidTopicError",
+    "KafkaStorageError",
+    "NotEnoughReplicasError",
+    "NotLeaderOrFollowerError",
+    "UnknownLeaderEpochError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceError",
     "RecordTooLargeError",
@@ -83,3 +91,39 @@ class InvalidRequestError(BrokerError):
 
 class UnsupportedVersionError(BrokerError):
     error_code = ErrorCode.unsupported_version
+
+
+class NotEnoughReplicasError(BrokerError):
+    error_code = ErrorCode.not_enough_replicas
+
+
+class NotLeaderOrFollowerError(BrokerError):
+    error_code = ErrorCode.not_leader_or_follower
+
+
+class FencedLeaderEpochError(BrokerError):
+    error_code = ErrorCode.fenced_leader_epoch
+
+
+class UnknownLeaderEpochError(BrokerError):
+    error_code = ErrorCode.unknown_leader_epoch
+
+
+class KafkaStorageError(BrokerError):
+    error_code = ErrorCode.kafka_storage_error
+
+
+class InvalidTopicError(BrokerError):
+    error_code = ErrorCode.invalid_topic_exception
+
+
+class RecordBatchTooLargeError(BrokerError):
+    """A produce's record set is larger than a whole segment (``segment.bytes``)."""
+
+    error_code = ErrorCode.record_list_too_large
+
+
+class InconsistentTopicIdError(BrokerError):
+    """A partition directory's ``partition.metadata`` names a different topic id than the metadata."""
+
+    error_code = ErrorCode.inconsistent_topic_id

@@ -1,0 +1,57 @@
+"""What a handler sees: the request's origin and the broker's services.
+
+`BrokerServices` is built once by the server and shared by every connection; handlers
+reach the replica manager, controller and configs through it rather than through globals,
+so a test can run two brokers in one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from brook_broker.protocol.codec import RequestHeader
+
+if TYPE_CHECKING:
+    from brook_broker.config.broker import BrokerConfig
+    from brook_broker.coordinator.producer_id_manager import ProducerIdManager
+    from brook_broker.log.manager import LogManager
+    from brook_broker.metadata.controller import QuorumController
+    from brook_broker.metadata.image import MetadataImage
+    from brook_broker.replication.replica_manager import ReplicaManager
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An advertised listener address, as Metadata and DescribeCluster return it."""
+
+    listener: str
+    host: str
+    port: int
+
+
+@dataclasses.dataclass(slots=True)
+class BrokerServices:
+    node_id: int
+    cluster_id: str
+    config: BrokerConfig
+    image: MetadataImage
+    controller: QuorumController
+    replica_manager: ReplicaManager
+    log_manager: LogManager
+    producer_ids: ProducerIdManager
+    #: Advertised endpoints by listener name.
+    endpoints: dict[str, Endpoint]
+    rack: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class RequestContext:
+    header: RequestHeader
+    services: BrokerServices
+    listener: str
+    client_host: str
+
+    @property
+    def api_version(self) -> int:
+        return self.header.api_version
