@@ -18,6 +18,7 @@ from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.metadata import records as r
 from brook_broker.metadata.topic_names import METADATA_TOPIC
 from brook_broker.protocol import record_reader
+from brook_broker.protocol.records import iter_batches
 from brook_broker.protocol.types import TopicPartition
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,11 @@ class MetadataLog:
         """Append one batch durably; return the offset of its last record."""
         now_ms = int(time.time() * 1000)
         raw = record_reader.build_batch(
-            [record_reader.NewRecord(key=None, value=r.encode(record), timestamp=now_ms) for record in batch]
+            [
+                record_reader.Record(offset=i, timestamp=now_ms, key=None, value=r.encode(record))
+                for i, record in enumerate(batch)
+            ],
+            base_offset=0,
         )
         info = self._log.append_as_leader(raw, leader_epoch=self._leader_epoch)
         self._log.flush()
@@ -69,16 +74,12 @@ class MetadataLog:
             raw = data.records.read_bytes() if data.records is not None else b""
             if not raw:
                 break
-            position = 0
             view = memoryview(raw)
-            from brook_broker.protocol.records import iter_batches
-
             for position, header in iter_batches(view):
                 for record in record_reader.iter_records(view[position : position + header.size]):
                     if record.offset >= offset and record.value is not None:
                         yield record.offset, r.decode(record.value)
                 offset = header.next_offset
-            del position
 
     def close(self) -> None:
         self._log.close()

@@ -1,0 +1,55 @@
+"""DescribeCluster (key 60): cluster id, controller and brokers for the Admin client (KIP-700)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from kio.schema.describe_cluster.v1.response import DescribeClusterBroker, DescribeClusterResponse
+from kio.schema.types import BrokerId
+from kio.static.primitive import i8, i32
+
+from brook_broker.apis.context import RequestContext
+from brook_broker.apis.metadata import OPERATIONS_NOT_REQUESTED, brokers_for
+from brook_broker.apis.registry import api
+from brook_broker.protocol.errors import ErrorCode
+
+BROKER_ENDPOINTS = 1
+#: Kafka's ClusterAuthorizedOperations with no authorizer: everything on the cluster resource.
+_CLUSTER_OPERATIONS = (4, 5, 7, 8, 9, 10, 11, 12)  # WRITE CREATE ALTER DESCRIBE CLUSTER_ACTION .. IDEMPOTENT_WRITE
+CLUSTER_AUTHORIZED_OPERATIONS = sum(1 << op for op in _CLUSTER_OPERATIONS)
+
+
+@api(60, min_version=0, max_version=1)
+async def handle_describe_cluster(context: RequestContext, request: Any) -> DescribeClusterResponse:
+    services = context.services
+    endpoint_type = getattr(request, "endpoint_type", BROKER_ENDPOINTS)
+    brokers = tuple(
+        DescribeClusterBroker(broker_id=b.node_id, host=b.host, port=b.port, rack=b.rack)
+        for b in brokers_for(services, context.listener)
+    )
+    if endpoint_type != BROKER_ENDPOINTS:
+        # Controllers are not reachable through a broker listener (Kafka answers the same).
+        return DescribeClusterResponse(
+            throttle_time=timedelta(0),
+            error_code=ErrorCode.unsupported_endpoint_type,
+            error_message="The broker does not serve controller endpoints.",
+            endpoint_type=i8(endpoint_type),
+            cluster_id=services.cluster_id,
+            controller_id=BrokerId(-1),
+            brokers=(),
+            cluster_authorized_operations=i32(OPERATIONS_NOT_REQUESTED),
+        )
+    operations = (
+        CLUSTER_AUTHORIZED_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
+    )
+    return DescribeClusterResponse(
+        throttle_time=timedelta(0),
+        error_code=ErrorCode.none,
+        error_message=None,
+        endpoint_type=i8(BROKER_ENDPOINTS),
+        cluster_id=services.cluster_id,
+        controller_id=BrokerId(services.node_id),
+        brokers=brokers,
+        cluster_authorized_operations=i32(operations),
+    )
