@@ -47,3 +47,17 @@ bench: sync kcat
 
 clean:
 	rm -rf .venv .brook .pytest_cache .mypy_cache .ruff_cache
+
+# --- kafka-ref: reference Apache Kafka 4.x jars from Maven Central (tests/harness, bench) ---
+# The version is pinned in tools/kafka-ref/VERSION only; tests/harness/dist.py runs Maven on
+# tools/kafka-ref/pom.xml (the same step pytest runs when the jars are missing).
+KAFKA_REF_VERSION := $(or $(BROOK_KAFKA_VERSION),$(shell cat tools/kafka-ref/VERSION))
+KAFKA_REF_HOME    := $(CACHE)/kafka-$(KAFKA_REF_VERSION)
+KAFKA_REF_STAMP   := $(KAFKA_REF_HOME)/libs/.complete
+
+.PHONY: kafka-ref
+kafka-ref: $(KAFKA_REF_STAMP)
+
+$(KAFKA_REF_STAMP): tools/kafka-ref/VERSION tools/kafka-ref/pom.xml tests/harness/dist.py
+	BROOK_CACHE=$(CACHE) $(PYTHON) tests/harness/dist.py
+	@touch $@
