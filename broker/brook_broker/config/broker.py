@@ -116,7 +116,7 @@ class BrokerConfig(BaseModel):
     authorizer_class_name: str
 
     # Log storage and the broker-wide defaults of topic configs.
-    log_dir: str
+    log_dir: list[str]
     log_dirs: list[Path]
     num_partitions: int
     default_replication_factor: int
@@ -181,7 +181,6 @@ class BrokerConfig(BaseModel):
     fetch_max_bytes: int
     auto_leader_rebalance_enable: bool
     leader_imbalance_check_interval_seconds: int
-    leader_imbalance_per_broker_percentage: int
     controlled_shutdown_enable: bool
 
     # Group coordinator.
@@ -250,9 +249,10 @@ class BrokerConfig(BaseModel):
         try:
             config = cls.model_validate(fields)
         except ValidationError as error:
+            # Values were parsed against the table already, so this means table and fields disagree.
             first = error.errors()[0]
             name = ".".join(str(part) for part in first["loc"])
-            raise ConfigError.invalid(name, first.get("input"), first["msg"]) from None
+            raise ConfigError(f"Invalid configuration {name}: {first['msg']}") from None
         config._values = values
         config._raw = known
         config._origins = {name: (origins or {}).get(name, Origin.FILE) for name in properties}

@@ -32,14 +32,14 @@ _SECURE = {SecurityProtocol.SSL.name, SecurityProtocol.SASL_SSL.name, SecurityPr
 def effective_fields(values: Mapping[str, ConfigValue], *, given: set[str]) -> dict[str, object]:
     """Turn Kafka-typed values (every known name) into the model's input, keyed by config name."""
     fields: dict[str, object] = dict(values)
-    controller_names = _split(values["controller.listener.names"])
+    controller_names = [name.upper() for name in _list(values["controller.listener.names"])]
     protocols = _protocol_map(values, given=given, controller_names=controller_names)
-    listeners = parse_listeners(name="listeners", value=_text(values["listeners"]), protocols=protocols)
+    listeners = parse_listeners(name="listeners", value=_joined(values["listeners"]), protocols=protocols)
     advertised_text = values["advertised.listeners"]
     advertised = (
         parse_listeners(
             name="advertised.listeners",
-            value=_text(advertised_text),
+            value=_joined(advertised_text),
             protocols=protocols,
             require_distinct_ports=False,
         )
@@ -89,7 +89,7 @@ def _protocol_map(
         return protocols
     # KRaft nicety (Kafka's effectiveListenerSecurityProtocolMap): with the default map and no
     # TLS or SASL anywhere, controller listener names are taken to be PLAINTEXT.
-    listener_names = [entry.partition(":")[0].upper() for entry in _split(values["listeners"])]
+    listener_names = [entry.partition(":")[0].upper() for entry in _list(values["listeners"])]
     if any(n in _SECURE for n in [*controller_names, *listener_names]):
         return protocols
     for controller in controller_names:
@@ -118,7 +118,7 @@ def _inter_broker_listener(
 
 def _log_dirs(values: Mapping[str, ConfigValue]) -> list[Path]:
     chosen = values["log.dirs"] if values["log.dirs"] is not None else values["log.dir"]
-    dirs = [Path(entry) for entry in _split(chosen)]
+    dirs = [Path(entry) for entry in _list(chosen)]
     if not dirs:
         raise ConfigError("At least one log directory must be defined via log.dirs or log.dir.")
     return dirs
@@ -236,9 +236,8 @@ def _text(value: ConfigValue) -> str:
     return "" if value is None else str(value)
 
 
-def _split(value: ConfigValue) -> list[str]:
-    """Kafka's ``Csv.parseCsvList``: comma-separated, blanks dropped."""
-    return [part.strip() for part in _text(value).split(",") if part.strip()]
+def _joined(value: ConfigValue) -> str:
+    return ",".join(_list(value))
 
 
 def _list(value: ConfigValue) -> list[str]:

@@ -133,17 +133,31 @@ class OneOf(Validator):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ValidList(Validator):
-    """``ConfigDef.ValidList.in``: every element must be one of `values` (reported one by one)."""
+    """``ConfigDef.ValidList`` as of Kafka 4.x: no blank or repeated elements, optionally an allow-list.
 
-    values: tuple[str, ...]
+    `values` None accepts any element (Kafka's ``anyNonDuplicateValues``). An empty list
+    is refused unless `allow_empty`; an unset (null) value always passes.
+    """
+
+    values: tuple[str, ...] | None = None
+    allow_empty: bool = False
 
     def __call__(self, name: str, value: ConfigValue) -> None:
-        if isinstance(value, list):
+        if not isinstance(value, list):
+            return
+        if not value and not self.allow_empty:
+            valid = "any non-empty value" if self.values is None else str(self)
+            raise ConfigError(f"Configuration '{name}' must not be empty. Valid values include: {valid}")
+        if any(not element for element in value):
+            raise ConfigError(f"Configuration '{name}' values must not be empty.")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"Configuration '{name}' values must not be duplicated.")
+        if self.values is not None:
             for element in value:
                 OneOf(self.values)(name, element)
 
     def __str__(self) -> str:
-        return f"[{', '.join(self.values)}]"
+        return "" if self.values is None else f"[{', '.join(self.values)}]"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ def parse_listeners(
                 f"No security protocol defined for listener {listener_name}"
             )
         listeners.append(Listener(listener_name, host or None, port, protocols[listener_name]))
-    _check_distinct(listeners, name=name, value=value, require_distinct_ports=require_distinct_ports)
+    _check_distinct(listeners, value=value, require_distinct_ports=require_distinct_ports)
     return listeners
 
 
@@ -142,8 +142,8 @@ def parse_quorum_voters(*, name: str, values: Iterable[str]) -> list[QuorumVoter
         match = _VOTER_RE.match(entry.strip())
         if match is None or not 0 < int(match.group(3)) <= _MAX_PORT:
             raise ConfigError(
-                f"Invalid value {entry} for configuration {name}: "
-                "expected a comma-separated list of {id}@{host}:{port} entries"
+                f"Invalid configuration value for {name}. "
+                "Each entry should be in the form `{id}@{host}:{port}`."
             )
         voters.append(QuorumVoter(int(match.group(1)), match.group(2), int(match.group(3))))
     if len({v.node_id for v in voters}) != len(voters):
@@ -151,14 +151,10 @@ def parse_quorum_voters(*, name: str, values: Iterable[str]) -> list[QuorumVoter
     return voters
 
 
-def _check_distinct(
-    listeners: list[Listener], *, name: str, value: str, require_distinct_ports: bool
-) -> None:
-    names = [listener.name for listener in listeners]
-    if len(set(names)) != len(names):
-        raise ConfigError(
-            f"Invalid value {value} for configuration {name}: Each listener must have a different name"
-        )
+def _check_distinct(listeners: list[Listener], *, value: str, require_distinct_ports: bool) -> None:
+    """Kafka's rules: distinct names; distinct ports, except one IPv4 and one IPv6 host may share one."""
+    if len({listener.name for listener in listeners}) != len(listeners):
+        raise ConfigError(f"Each listener must have a different name, listeners: {value}")
     if not require_distinct_ports:
         return
     by_port: dict[int, list[Listener]] = {}
@@ -166,21 +162,27 @@ def _check_distinct(
         if listener.port != 0:  # port 0 picks a free port each time, so it never clashes
             by_port.setdefault(listener.port, []).append(listener)
     for port, sharing in by_port.items():
-        # Kafka's one exception: the same port on one IPv4 and one IPv6 address.
-        if len(sharing) > 1 and not _one_ipv4_one_ipv6(sharing):
+        if len(sharing) < 2:
+            continue
+        with_ip = [listener for listener in sharing if _ip_version(listener.host) is not None]
+        if len(sharing) - len(with_ip) > 1:
+            raise ConfigError(f"Each listener must have a different port, listeners: {value}")
+        if not with_ip:
+            continue
+        if len(with_ip) != 2:
             raise ConfigError(
-                f"Invalid value {value} for configuration {name}: Each listener must have a different port "
-                f"unless exactly one listener has an IPv4 address and the other IPv6 address, port: {port}"
+                "Each listener must have a different port unless exactly one listener has an IPv4 address "
+                f"and the other IPv6 address, listeners: {value}, port: {port}"
+            )
+        if len(sharing) > 2 or {_ip_version(listener.host) for listener in with_ip} != {4, 6}:
+            raise ConfigError(
+                "If you have two listeners on the same port then one needs to be IPv4 and the other IPv6, "
+                f"listeners: {value}, port: {port}"
             )
 
 
-def _one_ipv4_one_ipv6(listeners: list[Listener]) -> bool:
-    if len(listeners) != 2:
-        return False
-    versions = set()
-    for listener in listeners:
-        try:
-            versions.add(ipaddress.ip_address(listener.host or "").version)
-        except ValueError:
-            return False
-    return versions == {4, 6}
+def _ip_version(host: str | None) -> int | None:
+    try:
+        return ipaddress.ip_address(host or "").version
+    except ValueError:
+        return None

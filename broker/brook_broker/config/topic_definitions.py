@@ -103,7 +103,7 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
             ["delete"],
             "What happens to old segments: 'delete' drops them past retention, 'compact' keeps the "
             "latest record per key; both may be given.",
-            validator=ValidList(("compact", "delete")),
+            validator=ValidList(("compact", "delete"), allow_empty=True),
             synonyms=_same("log.cleanup.policy"),
         ),
         _topic(
