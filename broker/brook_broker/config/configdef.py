@@ -56,7 +56,9 @@ class ConfigError(ValueError):
     `error_code` is the Kafka error to answer with when the value came over the wire.
     """
 
-    error_code: int = INVALID_CONFIG
+    def __init__(self, message: str, *, error_code: int = INVALID_CONFIG) -> None:
+        super().__init__(message)
+        self.error_code = error_code
 
     @classmethod
     def invalid(cls, name: str, value: object, message: str | None = None) -> ConfigError:

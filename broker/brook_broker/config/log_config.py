@@ -40,6 +40,10 @@ class LogConfig:
     compression_type: str = "producer"
     unclean_leader_election_enable: bool = False
     preallocate: bool = False
+    # Levels used when the broker recompresses (compression.type other than producer).
+    compression_gzip_level: int = -1  # -1: the codec's own default
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
 
     @property
     def compact(self) -> bool:
