@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,15 +144,23 @@ def _resolve(*, version: str, home: Path, digest: str, quiet: bool) -> None:
     ]
     started = time.monotonic()
     try:
+        # Maven's output never goes to our stdout, which carries only the libs path (see main()).
         result = subprocess.run(
-            command, capture_output=quiet, text=True, timeout=MAVEN_TIMEOUT_S, check=False
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if quiet else sys.stderr,
+            stderr=subprocess.STDOUT if quiet else None,
+            text=True,
+            timeout=MAVEN_TIMEOUT_S,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise KafkaDistError(f"mvn did not finish within {MAVEN_TIMEOUT_S:.0f}s") from exc
     if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
         shutil.rmtree(staging, ignore_errors=True)
-        output = ((result.stdout or "") + (result.stderr or ""))[-4000:]
+        # Maven 3.8 writes ANSI resets even in batch mode; keep the message readable.
+        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout or "(Maven's output is above)")[-4000:]
         raise KafkaDistError(f"resolving Kafka {version} with Maven failed:\n{output}")
     (staging / _STAMP).write_text(digest + "\n", encoding="utf-8")
     libs = home / "libs"
