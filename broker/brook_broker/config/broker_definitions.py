@@ -122,7 +122,7 @@ _DEFINITIONS: tuple[ConfigKey, ...] = (
     _b("controller.quorum.bootstrap.servers", _LIST, default=[], importance=_HIGH,
        validator=Custom(_check_bootstrap_servers, "non-empty list"),
        doc="Controllers to contact first when the quorum is discovered dynamically (KIP-853)."),
-    _b("controller.listener.names", _LIST, default=[], importance=_HIGH, validator=ValidList(),
+    _b("controller.listener.names", _LIST, default=None, importance=_HIGH, validator=ValidList(),
        doc="Comma-separated names of the listeners controllers use; the first one is used to reach the "
            "quorum."),
     _b("controller.quorum.election.timeout.ms", _INT, default=1000, importance=_HIGH, validator=Range(0),
