@@ -91,11 +91,13 @@ def test_unknown_keys_warn_one_line_each(tmp_path: Path) -> None:
         ("num.partitions=0", "Invalid value 0 for configuration num.partitions: Value must be at least 1"),
         (
             "log.cleanup.policy=compact,remove",
-            "Invalid value remove for configuration log.cleanup.policy: String must be one of: compact, delete",
+            "Invalid value remove for configuration log.cleanup.policy: "
+            "String must be one of: compact, delete",
         ),
         (
             "auto.create.topics.enable=yes",
-            "Invalid value yes for configuration auto.create.topics.enable: Expected value to be either true or false",
+            "Invalid value yes for configuration auto.create.topics.enable: "
+            "Expected value to be either true or false",
         ),
         (
             "log.segment.bytes=1000",
@@ -214,7 +216,8 @@ def test_listeners_and_advertised_listeners() -> None:
         ),
         (
             ["advertised.listeners=PLAINTEXT://0.0.0.0:9092"],
-            "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address.",
+            "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. "
+            "Use a routable IP address.",
         ),
         (
             ["inter.broker.listener.name=REPLICATION"],
@@ -274,13 +277,13 @@ def test_kraft_combined_node() -> None:
     [
         (
             ["controller.quorum.voters="],
-            "If using process.roles, either controller.quorum.bootstrap.servers must contain the set of bootstrap "
-            "controllers or controller.quorum.voters must contain a parseable set of controllers.",
+            "If using process.roles, either controller.quorum.bootstrap.servers must contain the set of "
+            "bootstrap controllers or controller.quorum.voters must contain a parseable set of controllers.",
         ),
         (
             ["node.id=2"],
-            "If process.roles contains the 'controller' role, the node id 2 must be included in the set of voters "
-            "controller.quorum.voters=[1]",
+            "If process.roles contains the 'controller' role, the node id 2 must be included in the set of "
+            "voters controller.quorum.voters=[1]",
         ),
         (
             ["controller.quorum.voters=1@host"],
@@ -297,8 +300,8 @@ def test_kraft_combined_node() -> None:
         ),
         (
             ["process.roles=broker"],
-            "If process.roles contains just the 'broker' role, the node id 1 must not be included in the set of "
-            "voters controller.quorum.voters=[1]",
+            "If process.roles contains just the 'broker' role, the node id 1 must not be included in the "
+            "set of voters controller.quorum.voters=[1]",
         ),
         (
             ["process.roles=brokr"],
