@@ -45,6 +45,16 @@ _HEADER = struct.Struct(">qiibIhiqqqhii")
 _OFFSET_AND_LENGTH = struct.Struct(">qi")
 _BASE_OFFSET = struct.Struct(">q")
 _LEADER_EPOCH = struct.Struct(">i")
+#: ``baseOffset`` + ``batchLength`` + ``partitionLeaderEpoch``: the bytes a leader rewrites.
+_PREFIX = struct.Struct(">qii")
+_ATTRIBUTES = struct.Struct(">h")
+_MAX_TIMESTAMP = struct.Struct(">q")
+_CRC = struct.Struct(">I")
+#: Byte offsets of fields inside a batch.
+_CRC_POSITION = 17
+_MAX_TIMESTAMP_POSITION = 35
+#: Bytes a leader rewrites at the front of each batch (outside the CRC).
+BATCH_PREFIX_SIZE = _PREFIX.size
 
 _COMPRESSION_MASK = 0x07
 _TIMESTAMP_TYPE_MASK = 0x08
@@ -200,3 +210,26 @@ def stamp_batch(buf: bytearray | memoryview, position: int, *, base_offset: int,
     """Overwrite ``baseOffset`` and ``partitionLeaderEpoch`` in place (neither is under the CRC)."""
     _BASE_OFFSET.pack_into(buf, position, base_offset)
     _LEADER_EPOCH.pack_into(buf, position + LOG_OVERHEAD, leader_epoch)
+
+
+def batch_prefix(*, base_offset: int, batch_length: int, leader_epoch: int) -> bytes:
+    """The first 16 bytes of a batch as a leader writes it: its offset and epoch, same length.
+
+    The log appends this followed by a view of the rest of the client's batch, so a produce is
+    written without copying the batch (``os.writev``).
+    """
+    return _PREFIX.pack(base_offset, batch_length, leader_epoch)
+
+
+def set_log_append_time(buf: bytearray | memoryview, position: int, timestamp: int) -> None:
+    """Mark the batch at ``position`` as ``LogAppendTime`` at ``timestamp`` (Kafka's ``setMaxTimestamp``).
+
+    Both fields are under the CRC, so it is recomputed. Records keep their own timestamps; readers
+    use ``maxTimestamp`` for every record of a ``LogAppendTime`` batch.
+    """
+    attributes = _ATTRIBUTES.unpack_from(buf, position + CRC_START)[0] | _TIMESTAMP_TYPE_MASK
+    _ATTRIBUTES.pack_into(buf, position + CRC_START, attributes)
+    _MAX_TIMESTAMP.pack_into(buf, position + _MAX_TIMESTAMP_POSITION, timestamp)
+    size = LOG_OVERHEAD + _OFFSET_AND_LENGTH.unpack_from(buf, position)[1]
+    checksum = crc32c.crc32c(memoryview(buf)[position + CRC_START : position + size])
+    _CRC.pack_into(buf, position + _CRC_POSITION, checksum)

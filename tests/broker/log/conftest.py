@@ -1,0 +1,43 @@
+"""Fixtures for the log layer's tests: a fake clock and a `UnifiedLog` opener.
+
+Shared helpers live in ``log_testkit`` (this directory is put on ``sys.path`` for it, as the
+root conftest does for ``harness``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
+
+from log_testkit import TP, FakeClock  # noqa: E402
+
+from brook_broker.config.log_config import LogConfig  # noqa: E402
+from brook_broker.log.unified_log import UnifiedLog  # noqa: E402
+
+OpenLog = Callable[..., UnifiedLog]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def open_log(tmp_path: Path, clock: FakeClock) -> OpenLog:
+    """``open_log(config=..., **load_kwargs)``: a UnifiedLog in ``tmp_path/events-0`` on the fake clock."""
+
+    def opener(config: LogConfig | None = None, **kwargs: Any) -> UnifiedLog:
+        kwargs.setdefault("clean_shutdown", True)
+        return UnifiedLog.load(
+            dir=tmp_path / str(TP), topic_partition=TP, config=config or LogConfig(), time=clock, **kwargs
+        )
+
+    return opener

@@ -1,0 +1,94 @@
+"""Builders and a fake clock for the log layer's tests (imported by them as ``log_testkit``).
+
+Batches are encoded with `protocol.record_reader.build_batch`, the project's own encoder.
+`tests/broker/log/conftest.py` puts this directory on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from brook_broker.protocol.record_reader import Record, build_batch
+from brook_broker.protocol.records import (
+    NO_PARTITION_LEADER_EPOCH,
+    NO_PRODUCER_EPOCH,
+    NO_PRODUCER_ID,
+    NO_SEQUENCE,
+    CompressionType,
+)
+from brook_broker.protocol.types import TopicPartition
+
+TP = TopicPartition("events", 0)
+#: Timestamps in tests sit near this wall-clock time (2024-01-01), and the fake clock starts here.
+T0 = 1_704_067_200_000
+
+
+class FakeClock:
+    """Kafka's MockTime in miniature: milliseconds that move only when a test says so."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+class MakeBatch(Protocol):
+    def __call__(
+        self,
+        count: int = 1,
+        *,
+        value_size: int = 10,
+        timestamp: int = T0,
+        timestamps: Sequence[int] | None = None,
+        base_offset: int = 0,
+        producer_id: int = NO_PRODUCER_ID,
+        producer_epoch: int = NO_PRODUCER_EPOCH,
+        base_sequence: int = NO_SEQUENCE,
+        partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH,
+        compression: CompressionType = CompressionType.NONE,
+        is_control: bool = False,
+        tag: int = 0,
+    ) -> bytes: ...
+
+
+def make_batch(
+    count: int = 1,
+    *,
+    value_size: int = 10,
+    timestamp: int = T0,
+    timestamps: Sequence[int] | None = None,
+    base_offset: int = 0,
+    producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = NO_PRODUCER_EPOCH,
+    base_sequence: int = NO_SEQUENCE,
+    partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH,
+    compression: CompressionType = CompressionType.NONE,
+    is_control: bool = False,
+    tag: int = 0,
+) -> bytes:
+    """A v2 batch of ``count`` records whose values are ``value_size`` bytes of ``tag``."""
+    stamps = list(timestamps) if timestamps is not None else [timestamp] * count
+    records = [
+        Record(
+            offset=base_offset + i,
+            timestamp=stamps[i],
+            key=f"k{i}".encode(),
+            value=bytes([tag % 256]) * value_size,
+        )
+        for i in range(count)
+    ]
+    return build_batch(
+        records,
+        base_offset=base_offset,
+        compression=compression,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+        partition_leader_epoch=partition_leader_epoch,
+        is_control=is_control,
+    )
