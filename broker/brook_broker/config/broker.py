@@ -240,6 +240,10 @@ class BrokerConfig(BaseModel):
         Raises `ConfigError` with Kafka's one-line message for the first invalid value.
         """
         known = {name: raw for name, raw in properties.items() if name in BROKER_CONFIGS}
+        # Kafka's populateSynonyms: broker.id and node.id name the same id; either one sets both.
+        for one, other in (("node.id", "broker.id"), ("broker.id", "node.id")):
+            if one in known and other not in known:
+                known[other] = known[one]
         # Parse in definition order so that the first error reported is stable.
         values = {
             name: (key.parse(known[name]) if name in known else key.default)

@@ -72,6 +72,8 @@ def _b(
     validator: Range | OneOf | ValidList | Custom | None = None,
     dynamic: bool = False,
     honoured: bool = True,
+    internal: bool = False,
+    kafka_default: bool = True,
 ) -> ConfigKey:
     return ConfigKey(
         name=name,
@@ -82,6 +84,8 @@ def _b(
         validator=validator,
         dynamic=dynamic,
         honoured=honoured,
+        internal=internal,
+        kafka_default=kafka_default,
     )
 
 
@@ -103,11 +107,11 @@ def _topic_default(name: str, topic_name: str, importance: Importance, *, dynami
 # fmt: off
 _DEFINITIONS: tuple[ConfigKey, ...] = (
     # --- node identity and KRaft ---
-    _b("node.id", _INT, default=1, importance=_HIGH, validator=Range(0),
+    _b("node.id", _INT, default=1, importance=_HIGH, validator=Range(0), kafka_default=False,
        doc="Id of this node in the cluster; every broker and controller needs a distinct one."),
     _b("broker.id", _INT, default=-1, importance=_HIGH,
        doc="Old name of node.id; if set it must equal node.id."),
-    _b("process.roles", _LIST, default=[], importance=_HIGH,
+    _b("process.roles", _LIST, default=[], importance=_HIGH, kafka_default=False,
        validator=ValidList(("broker", "controller"), allow_empty=True),
        doc="Roles this node plays: 'broker', 'controller' or both. Empty runs Brook's single-node mode "
            "with the metadata quorum built in."),
@@ -419,6 +423,7 @@ _DEFINITIONS: tuple[ConfigKey, ...] = (
        dynamic=True,
        doc="Idempotence state of a producer id with no writes for this long is dropped."),
     _b("producer.id.expiration.check.interval.ms", _INT, default=600_000, importance=_LOW, validator=Range(1),
+       internal=True,
        doc="How often expired producer ids are looked for."),
     # --- policies (Java class names: accepted, not loaded) ---
     _b("create.topic.policy.class.name", _CLASS, default=None, importance=_LOW, honoured=False,

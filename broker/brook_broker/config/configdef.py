@@ -207,7 +207,10 @@ class ConfigKey:
     `synonyms` (topic configs only) lists the broker configs that supply the default, in
     Kafka's priority order. `dynamic` (broker configs only) says whether Kafka lets
     IncrementalAlterConfigs change it without a restart. `honoured` is False for configs
-    Brook accepts so that existing files keep working, but does not act on.
+    Brook accepts so that existing files keep working, but does not act on. `internal`
+    configs are accepted but never described (Kafka's ``defineInternal``);
+    `kafka_default` is False where Kafka has no default and only Brook supplies one, so
+    DescribeConfigs lists no DEFAULT_CONFIG synonym for it, as Kafka does not.
     """
 
     name: str
@@ -219,10 +222,16 @@ class ConfigKey:
     synonyms: tuple[Synonym, ...] = ()
     dynamic: bool = False
     honoured: bool = True
+    internal: bool = False
+    kafka_default: bool = True
 
     def parse(self, raw: str) -> ConfigValue:
         """Parse and validate a string value as Kafka would; raise `ConfigError` if invalid."""
         value = parse_value(self.name, raw, self.type)
+        if isinstance(value, list):
+            # Kafka 4.x drops repeated list elements while parsing (ValidList's own duplicate
+            # check is only reachable when a validator is called directly).
+            value = list(dict.fromkeys(value))
         self.validate(value)
         return value
 

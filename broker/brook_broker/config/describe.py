@@ -132,6 +132,8 @@ def describe_broker_configs(
         if names and name not in names:
             continue
         key = BROKER_CONFIGS.get(name)
+        if key is not None and key.internal:
+            continue
         if key is None:
             # Kafka cannot know the type of a name it does not define, so it hides the value.
             synonyms = [ConfigSynonym(name, None, ConfigSource.STATIC_BROKER_CONFIG)]

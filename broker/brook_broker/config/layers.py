@@ -54,7 +54,7 @@ class BrokerLayers:
         """Every layer that sets `name`, highest priority first, with the raw value it holds.
 
         The DEFAULT layer counts only when the definition has a default (Kafka's
-        ``staticDefaultConfigs`` leaves out configs whose default is null).
+        ``staticDefaultConfigs`` leaves out configs whose default is null) that Kafka has too.
         """
         found: list[tuple[ConfigSource, str | None]] = []
         if name in self.dynamic_broker:
@@ -65,7 +65,7 @@ class BrokerLayers:
         if static is not None:
             found.append((ConfigSource.STATIC_BROKER_CONFIG, static))
         key = BROKER_CONFIGS.get(name)
-        if key is not None and key.default is not None:
+        if key is not None and key.default is not None and key.kafka_default:
             found.append((ConfigSource.DEFAULT_CONFIG, key.default_string))
         return found
 

@@ -1,14 +1,14 @@
 """The topic-level configs of Apache Kafka 4.x (``LogConfig``'s ConfigDef), as data.
 
 Read by `config.topic` (validation, LogConfig, incremental alters) and `config.describe`.
-This is the list ``kafka-configs --describe --all --entity-type topics`` prints against a
-4.1 broker. Differences from older Kafka worth knowing:
+This is exactly the list ``kafka-configs --describe --all --entity-type topics`` prints
+against Kafka 4.3.1 (the version tests/harness runs; `test_kafka_differential` compares).
+Differences from older Kafka worth knowing:
 
 * ``segment.bytes`` must be at least 1 MiB (KIP-1030; 4.0 still allowed 14 bytes at topic
   level, 4.1 fixed that). Tests that want tiny segments build `LogConfig` directly.
 * ``message.format.version``, ``message.timestamp.difference.max.ms`` and
   ``message.downconversion.enable`` were removed in 4.0, so they are unknown names here.
-* ``remote.copy.lag.*`` (newer than 4.1) are not listed.
 
 `synonyms` are the broker configs that supply a topic config's default, highest priority
 first (Kafka's ``ServerTopicConfigSynonyms``); the first one is the "Server Default Property".

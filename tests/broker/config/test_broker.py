@@ -113,8 +113,8 @@ def test_unknown_keys_warn_one_line_each(tmp_path: Path) -> None:
             "Configuration 'log.dirs' must not be empty. Valid values include: any non-empty value",
         ),
         (
-            "listeners=PLAINTEXT://:1,PLAINTEXT://:1",
-            "Configuration 'listeners' values must not be duplicated.",
+            "listeners=PLAINTEXT://:1,",
+            "Configuration 'listeners' values must not be empty.",
         ),
         ("nonsense", "Invalid override 'nonsense': expected key=value, for example num.partitions=3"),
         ("=3", "Invalid override '=3': expected key=value, for example num.partitions=3"),
