@@ -100,13 +100,17 @@ def remove_stray_files(directory: Path) -> list[int]:
     return sorted(bases)
 
 
-def _open_segment(directory: Path, base_offset: int, *, config: LogConfig, time: Clock) -> LogSegment:
+def _open_segment(
+    directory: Path, base_offset: int, *, config: LogConfig, time: Clock, check_indexes: bool
+) -> LogSegment:
     """Open a segment, rebuilding its indexes if they are missing or implausible."""
     indexes_exist = all(
         (directory / segment_file_name(base_offset, suffix)).exists()
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX)
     )
     segment = LocalLog.open_segment(directory, base_offset=base_offset, config=config, time=time)
+    if not check_indexes:
+        return segment
     problem = None if indexes_exist or segment.size == 0 else "index files are missing"
     if problem is None:
         try:
@@ -130,8 +134,15 @@ def load_segments(
     on_recovered_batch: Callable[[RecordBatchHeader], None] | None = None,
 ) -> tuple[LogSegments, LoadedLogOffsets]:
     segments = LogSegments()
-    for base_offset in remove_stray_files(directory):
-        segments.add(_open_segment(directory, base_offset, config=config, time=time))
+    bases = remove_stray_files(directory)
+    # Segments that recovery will rebuild anyway need no index check first.
+    below = [base for base in bases if base <= recovery_point_checkpoint]
+    recover_from = None if clean_shutdown or not bases else (below[-1] if below else bases[0])
+    for base_offset in bases:
+        will_recover = recover_from is not None and base_offset >= recover_from
+        segments.add(
+            _open_segment(directory, base_offset, config=config, time=time, check_indexes=not will_recover)
+        )
     if not len(segments):
         segments.add(
             LocalLog.open_segment(

@@ -7,7 +7,6 @@ root conftest does for ``harness``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.append(_HERE)
 
-from log_testkit import TP, FakeClock  # noqa: E402
+from log_testkit import TP, FakeClock, OpenLog  # noqa: E402
 
 from brook_broker.config.log_config import LogConfig  # noqa: E402
 from brook_broker.log.unified_log import UnifiedLog  # noqa: E402
-
-OpenLog = Callable[..., UnifiedLog]
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ Batches are encoded with `protocol.record_reader.build_batch`, the project's own
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.record_reader import Record, build_batch
 from brook_broker.protocol.records import (
     NO_PARTITION_LEADER_EPOCH,
@@ -18,6 +19,9 @@ from brook_broker.protocol.records import (
     CompressionType,
 )
 from brook_broker.protocol.types import TopicPartition
+
+#: The ``open_log`` fixture: ``open_log(config=None, **UnifiedLog.load kwargs)``.
+OpenLog = Callable[..., UnifiedLog]
 
 TP = TopicPartition("events", 0)
 #: Timestamps in tests sit near this wall-clock time (2024-01-01), and the fake clock starts here.
