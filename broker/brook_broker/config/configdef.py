@@ -61,9 +61,9 @@ class ConfigError(ValueError):
         self.error_code = error_code
 
     @classmethod
-    def invalid(cls, name: str, value: object, message: str | None = None) -> ConfigError:
+    def invalid(cls, name: str, value: object, *, reason: str | None = None) -> ConfigError:
         """Kafka's ``ConfigException(name, value, message)`` wording."""
-        suffix = f": {message}" if message else ""
+        suffix = f": {reason}" if reason else ""
         return cls(f"Invalid value {java_repr(value)} for configuration {name}{suffix}")
 
 
@@ -109,9 +109,11 @@ class Range(Validator):
         if value is None or isinstance(value, (str, list)):
             return
         if self.min is not None and value < self.min:
-            raise ConfigError.invalid(name, value, f"Value must be at least {_java_number(self.min)}")
+            raise ConfigError.invalid(name, value, reason=f"Value must be at least {_java_number(self.min)}")
         if self.max is not None and value > self.max:
-            raise ConfigError.invalid(name, value, f"Value must be no more than {_java_number(self.max)}")
+            raise ConfigError.invalid(
+                name, value, reason=f"Value must be no more than {_java_number(self.max)}"
+            )
 
     def __str__(self) -> str:
         low = "" if self.min is None else f"{_java_number(self.min)},"
@@ -127,7 +129,7 @@ class OneOf(Validator):
 
     def __call__(self, name: str, value: ConfigValue) -> None:
         if isinstance(value, str) and value not in self.values:
-            raise ConfigError.invalid(name, value, f"String must be one of: {', '.join(self.values)}")
+            raise ConfigError.invalid(name, value, reason=f"String must be one of: {', '.join(self.values)}")
 
     def __str__(self) -> str:
         return f"[{', '.join(self.values)}]"
@@ -227,7 +229,7 @@ class ConfigKey:
 
     def parse(self, raw: str) -> ConfigValue:
         """Parse and validate a string value as Kafka would; raise `ConfigError` if invalid."""
-        value = parse_value(self.name, raw, self.type)
+        value = parse_value(self.name, raw, config_type=self.type)
         if isinstance(value, list):
             # Kafka 4.x drops repeated list elements while parsing (ValidList's own duplicate
             # check is only reachable when a validator is called directly).
@@ -251,25 +253,25 @@ class ConfigKey:
         return f"{self.documentation} Accepted for compatibility; Brook does not act on it."
 
 
-def parse_value(name: str, raw: str, config_type: ConfigType) -> ConfigValue:
+def parse_value(name: str, raw: str, *, config_type: ConfigType) -> ConfigValue:
     """``ConfigDef.parseType`` for string input: trim, then convert, with Kafka's messages."""
     trimmed = raw.strip()
     match config_type:
         case ConfigType.BOOLEAN:
             if trimmed.lower() in ("true", "false"):
                 return trimmed.lower() == "true"
-            raise ConfigError.invalid(name, raw, "Expected value to be either true or false")
+            raise ConfigError.invalid(name, raw, reason="Expected value to be either true or false")
         case ConfigType.STRING | ConfigType.CLASS | ConfigType.PASSWORD:
             return trimmed
         case ConfigType.INT | ConfigType.SHORT | ConfigType.LONG:
             bits = _BOUNDS[config_type.name]
             if _INT_RE.fullmatch(trimmed) and -(2**bits) <= int(trimmed) < 2**bits:
                 return int(trimmed)
-            raise ConfigError.invalid(name, raw, f"Not a number of type {config_type.name}")
+            raise ConfigError.invalid(name, raw, reason=f"Not a number of type {config_type.name}")
         case ConfigType.DOUBLE:
             if _DOUBLE_RE.fullmatch(trimmed):
                 return float(trimmed.rstrip("fFdD").replace("Infinity", "inf"))
-            raise ConfigError.invalid(name, raw, f"Not a number of type {config_type.name}")
+            raise ConfigError.invalid(name, raw, reason=f"Not a number of type {config_type.name}")
         case ConfigType.LIST:
             # Java's split(regex, -1): empty elements are kept and fail any ValidList.
             return [] if not trimmed else _LIST_SPLIT_RE.split(trimmed)

@@ -47,6 +47,7 @@ class BrokerLayers:
     """
 
     broker: BrokerConfig
+    _: dataclasses.KW_ONLY
     dynamic_broker: Mapping[str, str] = dataclasses.field(default_factory=dict)
     dynamic_default: Mapping[str, str] = dataclasses.field(default_factory=dict)
 

@@ -116,7 +116,7 @@ def parse_listeners(
     for entry in (e for e in _CSV_SPLIT.split(value.strip()) if e):
         match = _LISTENER_RE.match(entry)
         if match is None:
-            raise ConfigError.invalid(name, value, f"Unable to parse {entry} to a broker endpoint")
+            raise ConfigError.invalid(name, value, reason=f"Unable to parse {entry} to a broker endpoint")
         listener_name, host, port_text = match.groups()
         listener_name = listener_name.upper()
         port = int(port_text)

@@ -48,7 +48,7 @@ _REPLICA_ENTRY = re.compile(r"([0-9]+:[0-9]+)?")
 def _check_gzip_level(name: str, value: ConfigValue) -> None:
     # Deflater accepts 1..9, and -1 for "the library's default".
     if isinstance(value, int) and not (1 <= value <= 9 or value == -1):
-        raise ConfigError.invalid(name, value, "Value must be between 1 and 9 or equal to -1")
+        raise ConfigError.invalid(name, value, reason="Value must be between 1 and 9 or equal to -1")
 
 
 def _check_throttled_replicas(name: str, value: ConfigValue) -> None:
@@ -57,7 +57,7 @@ def _check_throttled_replicas(name: str, value: ConfigValue) -> None:
         raise ConfigError.invalid(
             name,
             java_repr(value),
-            f"{name} must be the literal '*' or a list of replicas in the following format: "
+            reason=f"{name} must be the literal '*' or a list of replicas in the following format: "
             "[partitionId]:[brokerId],[partitionId]:[brokerId],...",
         )
 
@@ -71,9 +71,9 @@ _THROTTLED_REPLICAS = Custom(
 def _topic(
     name: str,
     config_type: ConfigType,
-    default: ConfigValue,
-    documentation: str,
     *,
+    default: ConfigValue,
+    doc: str,
     validator: Range | OneOf | ValidList | Custom | None = None,
     synonyms: tuple[Synonym, ...] = (),
     honoured: bool = True,
@@ -83,7 +83,7 @@ def _topic(
         type=config_type,
         default=default,
         importance=_MEDIUM,
-        documentation=documentation,
+        documentation=doc,
         validator=validator,
         synonyms=synonyms,
         honoured=honoured,
@@ -100,8 +100,8 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "cleanup.policy",
             _LIST,
-            ["delete"],
-            "What happens to old segments: 'delete' drops them past retention, 'compact' keeps the "
+            default=["delete"],
+            doc="What happens to old segments: 'delete' drops them past retention, 'compact' keeps the "
             "latest record per key; both may be given.",
             validator=ValidList(("compact", "delete"), allow_empty=True),
             synonyms=_same("log.cleanup.policy"),
@@ -109,24 +109,24 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "compression.gzip.level",
             _INT,
-            -1,
-            "Compression level used when this topic's compression.type is gzip.",
+            default=-1,
+            doc="Compression level used when this topic's compression.type is gzip.",
             validator=_GZIP_LEVEL,
             synonyms=_same("compression.gzip.level"),
         ),
         _topic(
             "compression.lz4.level",
             _INT,
-            9,
-            "Compression level used when this topic's compression.type is lz4.",
+            default=9,
+            doc="Compression level used when this topic's compression.type is lz4.",
             validator=Range(1, 17),
             synonyms=_same("compression.lz4.level"),
         ),
         _topic(
             "compression.type",
             _STRING,
-            "producer",
-            "Codec the broker stores batches with; 'producer' keeps whatever the producer used and "
+            default="producer",
+            doc="Codec the broker stores batches with; 'producer' keeps whatever the producer used and "
             "'uncompressed' stores them uncompressed.",
             validator=OneOf(COMPRESSION_TYPES),
             synonyms=_same("compression.type"),
@@ -134,16 +134,16 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "compression.zstd.level",
             _INT,
-            3,
-            "Compression level used when this topic's compression.type is zstd.",
+            default=3,
+            doc="Compression level used when this topic's compression.type is zstd.",
             validator=Range(-131072, 22),
             synonyms=_same("compression.zstd.level"),
         ),
         _topic(
             "delete.retention.ms",
             _LONG,
-            86_400_000,
-            "How long tombstones stay readable in a compacted topic, which bounds how long a "
+            default=86_400_000,
+            doc="How long tombstones stay readable in a compacted topic, which bounds how long a "
             "consumer may take to read it from the start and still see deletes.",
             validator=Range(0),
             synonyms=_same("log.cleaner.delete.retention.ms"),
@@ -151,16 +151,16 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "file.delete.delay.ms",
             _LONG,
-            60_000,
-            "Delay between marking a segment file deleted and removing it from disk.",
+            default=60_000,
+            doc="Delay between marking a segment file deleted and removing it from disk.",
             validator=Range(0),
             synonyms=_same("log.segment.delete.delay.ms"),
         ),
         _topic(
             "flush.messages",
             _LONG,
-            LONG_MAX,
-            "Force an fsync after this many messages; by default the OS decides and replication "
+            default=LONG_MAX,
+            doc="Force an fsync after this many messages; by default the OS decides and replication "
             "provides durability.",
             validator=Range(1),
             synonyms=_same("log.flush.interval.messages"),
@@ -168,40 +168,40 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "flush.ms",
             _LONG,
-            LONG_MAX,
-            "Force an fsync when the oldest unflushed message is this old; by default the OS decides.",
+            default=LONG_MAX,
+            doc="Force an fsync when the oldest unflushed message is this old; by default the OS decides.",
             validator=Range(0),
             synonyms=(Synonym("log.flush.interval.ms"), Synonym("log.flush.scheduler.interval.ms")),
         ),
         _topic(
             "follower.replication.throttled.replicas",
             _LIST,
-            [],
-            "Replicas (partitionId:brokerId, or '*') whose follower-side replication is throttled.",
+            default=[],
+            doc="Replicas (partitionId:brokerId, or '*') whose follower-side replication is throttled.",
             validator=_THROTTLED_REPLICAS,
             honoured=False,
         ),
         _topic(
             "index.interval.bytes",
             _INT,
-            4096,
-            "Bytes of log between two offset-index entries; smaller means a larger, finer index.",
+            default=4096,
+            doc="Bytes of log between two offset-index entries; smaller means a larger, finer index.",
             validator=Range(0),
             synonyms=_same("log.index.interval.bytes"),
         ),
         _topic(
             "leader.replication.throttled.replicas",
             _LIST,
-            [],
-            "Replicas (partitionId:brokerId, or '*') whose leader-side replication is throttled.",
+            default=[],
+            doc="Replicas (partitionId:brokerId, or '*') whose leader-side replication is throttled.",
             validator=_THROTTLED_REPLICAS,
             honoured=False,
         ),
         _topic(
             "local.retention.bytes",
             _LONG,
-            -2,
-            "With tiered storage, bytes kept on local disk; -2 means use retention.bytes.",
+            default=-2,
+            doc="With tiered storage, bytes kept on local disk; -2 means use retention.bytes.",
             validator=Range(-2),
             synonyms=_same("log.local.retention.bytes"),
             honoured=False,
@@ -209,8 +209,8 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "local.retention.ms",
             _LONG,
-            -2,
-            "With tiered storage, time data is kept on local disk; -2 means use retention.ms.",
+            default=-2,
+            doc="With tiered storage, time data is kept on local disk; -2 means use retention.ms.",
             validator=Range(-2),
             synonyms=_same("log.local.retention.ms"),
             honoured=False,
@@ -218,40 +218,40 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "max.compaction.lag.ms",
             _LONG,
-            LONG_MAX,
-            "Longest time a record may stay uncompacted in a compacted topic.",
+            default=LONG_MAX,
+            doc="Longest time a record may stay uncompacted in a compacted topic.",
             validator=Range(1),
             synonyms=_same("log.cleaner.max.compaction.lag.ms"),
         ),
         _topic(
             "max.message.bytes",
             _INT,
-            1_048_588,
-            "Largest record batch (after compression) the topic accepts.",
+            default=1_048_588,
+            doc="Largest record batch (after compression) the topic accepts.",
             validator=Range(0),
             synonyms=_same("message.max.bytes"),
         ),
         _topic(
             "message.timestamp.after.max.ms",
             _LONG,
-            3_600_000,
-            "With CreateTime, reject batches whose timestamp is more than this far in the future.",
+            default=3_600_000,
+            doc="With CreateTime, reject batches whose timestamp is more than this far in the future.",
             validator=Range(0),
             synonyms=_same("log.message.timestamp.after.max.ms"),
         ),
         _topic(
             "message.timestamp.before.max.ms",
             _LONG,
-            LONG_MAX,
-            "With CreateTime, reject batches whose timestamp is more than this far in the past.",
+            default=LONG_MAX,
+            doc="With CreateTime, reject batches whose timestamp is more than this far in the past.",
             validator=Range(0),
             synonyms=_same("log.message.timestamp.before.max.ms"),
         ),
         _topic(
             "message.timestamp.type",
             _STRING,
-            "CreateTime",
-            "Whether record timestamps come from the producer (CreateTime) or the broker at append "
+            default="CreateTime",
+            doc="Whether record timestamps come from the producer (CreateTime) or the broker at append "
             "time (LogAppendTime).",
             validator=OneOf(("CreateTime", "LogAppendTime")),
             synonyms=_same("log.message.timestamp.type"),
@@ -259,24 +259,24 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "min.cleanable.dirty.ratio",
             _DOUBLE,
-            0.5,
-            "Share of a compacted log that must be uncompacted before the cleaner works on it.",
+            default=0.5,
+            doc="Share of a compacted log that must be uncompacted before the cleaner works on it.",
             validator=Range(0, 1),
             synonyms=_same("log.cleaner.min.cleanable.ratio"),
         ),
         _topic(
             "min.compaction.lag.ms",
             _LONG,
-            0,
-            "Shortest time a record stays uncompacted in a compacted topic.",
+            default=0,
+            doc="Shortest time a record stays uncompacted in a compacted topic.",
             validator=Range(0),
             synonyms=_same("log.cleaner.min.compaction.lag.ms"),
         ),
         _topic(
             "min.insync.replicas",
             _INT,
-            1,
-            "Replicas that must have a write for an acks=all produce to succeed; fewer in sync "
+            default=1,
+            doc="Replicas that must have a write for an acks=all produce to succeed; fewer in sync "
             "makes such produces fail with NOT_ENOUGH_REPLICAS.",
             validator=Range(1),
             synonyms=_same("min.insync.replicas"),
@@ -284,43 +284,44 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "preallocate",
             _BOOLEAN,
-            False,
-            "Allocate a new segment's full size on disk when it is created.",
+            default=False,
+            doc="Allocate a new segment's full size on disk when it is created.",
             synonyms=_same("log.preallocate"),
         ),
         _topic(
             "remote.log.copy.disable",
             _BOOLEAN,
-            False,
-            "With tiered storage, stop copying new segments to remote storage.",
+            default=False,
+            doc="With tiered storage, stop copying new segments to remote storage.",
             honoured=False,
         ),
         _topic(
             "remote.log.delete.on.disable",
             _BOOLEAN,
-            False,
-            "With tiered storage, delete remote data when remote storage is turned off for the topic.",
+            default=False,
+            doc="With tiered storage, delete remote data when remote storage is turned off for the topic.",
             honoured=False,
         ),
         _topic(
             "remote.storage.enable",
             _BOOLEAN,
-            False,
-            "Move old segments to remote (tiered) storage; Brook has no tiered storage, so only "
+            default=False,
+            doc="Move old segments to remote (tiered) storage; Brook has no tiered storage, so only "
             "false is accepted.",
         ),
         _topic(
             "retention.bytes",
             _LONG,
-            -1,
-            "Largest size one partition may grow to before old segments are deleted; -1 means no size limit.",
+            default=-1,
+            doc="Largest size one partition may grow to before old segments are deleted; "
+            "-1 means no size limit.",
             synonyms=_same("log.retention.bytes"),
         ),
         _topic(
             "retention.ms",
             _LONG,
-            604_800_000,
-            "How long a segment is kept before it may be deleted; -1 means no time limit.",
+            default=604_800_000,
+            doc="How long a segment is kept before it may be deleted; -1 means no time limit.",
             validator=Range(-1),
             synonyms=(
                 Synonym("log.retention.ms"),
@@ -331,32 +332,32 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "segment.bytes",
             _INT,
-            1_073_741_824,
-            "Size at which the active segment is closed and a new one started.",
+            default=1_073_741_824,
+            doc="Size at which the active segment is closed and a new one started.",
             validator=Range(1_048_576),
             synonyms=_same("log.segment.bytes"),
         ),
         _topic(
             "segment.index.bytes",
             _INT,
-            10_485_760,
-            "Size preallocated for a segment's offset and time indexes.",
+            default=10_485_760,
+            doc="Size preallocated for a segment's offset and time indexes.",
             validator=Range(4),
             synonyms=_same("log.index.size.max.bytes"),
         ),
         _topic(
             "segment.jitter.ms",
             _LONG,
-            0,
-            "Largest random time subtracted from segment.ms so that partitions do not roll together.",
+            default=0,
+            doc="Largest random time subtracted from segment.ms so that partitions do not roll together.",
             validator=Range(0),
             synonyms=(Synonym("log.roll.jitter.ms"), Synonym("log.roll.jitter.hours", Unit.HOURS)),
         ),
         _topic(
             "segment.ms",
             _LONG,
-            604_800_000,
-            "Age at which the active segment is rolled even if it is not full, so retention and "
+            default=604_800_000,
+            doc="Age at which the active segment is rolled even if it is not full, so retention and "
             "compaction can act on it.",
             validator=Range(1),
             synonyms=(Synonym("log.roll.ms"), Synonym("log.roll.hours", Unit.HOURS)),
@@ -364,8 +365,8 @@ TOPIC_CONFIGS: dict[str, ConfigKey] = {
         _topic(
             "unclean.leader.election.enable",
             _BOOLEAN,
-            False,
-            "Allow a replica outside the ISR to become leader when no ISR member is left, at the "
+            default=False,
+            doc="Allow a replica outside the ISR to become leader when no ISR member is left, at the "
             "cost of losing acknowledged records.",
             synonyms=_same("unclean.leader.election.enable"),
         ),

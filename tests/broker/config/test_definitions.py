@@ -117,7 +117,7 @@ def test_env_names_are_unique_and_resolve_back() -> None:
     ],
 )
 def test_parse_value(raw: str, config_type: ConfigType, expected: object) -> None:
-    assert parse_value("x", raw, config_type) == expected
+    assert parse_value("x", raw, config_type=config_type) == expected
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_parse_value(raw: str, config_type: ConfigType, expected: object) -> Non
 )
 def test_parse_errors_are_kafkas(raw: str, config_type: ConfigType, message: str) -> None:
     with pytest.raises(ConfigError) as error:
-        parse_value("x", raw, config_type)
+        parse_value("x", raw, config_type=config_type)
     assert str(error.value) == message
 
 
