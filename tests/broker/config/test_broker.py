@@ -326,3 +326,9 @@ def test_passwords_never_print() -> None:
     assert config.ssl_keystore_password is not None
     assert config.ssl_keystore_password.get_secret_value() == "hunter2"
     assert "hunter2" not in repr(config)
+
+
+def test_broker_id_and_node_id_are_one_setting() -> None:
+    assert (load("broker.id=3").node_id, load("broker.id=3").broker_id) == (3, 3)
+    config = load("node.id=4")
+    assert (config.broker_id, config.raw_value("broker.id")) == (4, "4")

@@ -160,3 +160,21 @@ def test_cluster_default_resource_lists_only_dynamic_defaults() -> None:
     assert [(e.name, e.value, e.source, synonyms(e)) for e in entries] == [
         ("log.retention.ms", "1000", DYNAMIC_DEFAULT, [("log.retention.ms", "1000", DYNAMIC_DEFAULT)])
     ]
+
+
+def test_no_default_synonym_where_only_brook_has_a_default() -> None:
+    entries = by_name(describe_broker_configs(layers=BrokerLayers(broker("node.id=3")), names={"node.id"}))
+    assert synonyms(entries["node.id"]) == [("node.id", "3", STATIC)]
+    unset = by_name(
+        describe_broker_configs(layers=BrokerLayers(broker()), names={"node.id", "process.roles"})
+    )
+    assert [(e.value, e.source, e.synonyms) for e in unset.values()] == [
+        ("1", DEFAULT, ()),
+        ("", DEFAULT, ()),
+    ]
+
+
+def test_internal_configs_are_not_described() -> None:
+    names = {e.name for e in describe_broker_configs(layers=BrokerLayers(broker()))}
+    assert "producer.id.expiration.check.interval.ms" not in names
+    assert "producer.id.expiration.ms" in names
