@@ -4,8 +4,8 @@ Every layer above `config` reads settings from one `BrokerConfig`, built at star
 `load_broker_config` (the CLI calls it) from, lowest precedence first: the definitions'
 defaults, a ``server.properties`` file, ``BROOK_*`` environment variables (see
 `config.sources`) and ``--override key=value`` arguments. Attributes are the Kafka names
-in snake case (``log.retention.ms`` is ``log_retention_ms``); validation aliases are the
-dotted names, so ``BrokerConfig.model_validate`` also accepts a properties mapping.
+in snake case (``log.retention.ms`` is ``log_retention_ms``, ``log.dirs`` is `log_dirs`);
+the pydantic aliases are the dotted names.
 
 Values are already effective where Kafka derives them: `listeners` and
 `advertised_listeners` are parsed `Listener` objects (advertised defaults to listeners),
@@ -15,8 +15,10 @@ several properties (``retention.ms`` from ms/minutes/hours, ``segment.ms`` from
 ``log.roll.ms``/``log.roll.hours``, ...) are the properties `retention_ms`, `segment_ms`,
 `segment_jitter_ms` and `flush_ms`; `topic_defaults` has all of them.
 
-Build instances with `load_broker_config` or `BrokerConfig.from_properties`: those parse
-with Kafka's rules and messages and remember the raw strings DescribeConfigs reports.
+Build instances with `load_broker_config` or `BrokerConfig.from_properties` (tests:
+``BrokerConfig.from_properties({"log.dirs": str(tmp_path)})``), never with the pydantic
+constructor: only those parse with Kafka's rules and messages, derive the effective
+values, check the cross-config rules, and remember the raw strings DescribeConfigs reports.
 """
 
 from __future__ import annotations

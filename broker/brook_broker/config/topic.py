@@ -96,21 +96,22 @@ def incremental_alter(
     ops: Sequence[AlterConfigOp],
     *,
     definitions: Mapping[str, ConfigKey] = TOPIC_CONFIGS,
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """Apply IncrementalAlterConfigs operations to a resource's overrides (no value checks).
 
     Kafka's semantics (``ConfigurationControlManager``): SET replaces, DELETE removes (back
     to the default), APPEND adds list elements not yet present and SUBTRACT removes the
     first occurrence of each; both start from the override, or from the definition's
-    default when there is none. A key may appear once per request.
+    default when there is none. A key may appear once per request. A SET without a value
+    stays None, for validation to refuse as Kafka does.
     """
     names = [op.name for op in ops]
     if len(set(names)) != len(names):
         raise ConfigError("Error due to duplicate config keys", error_code=INVALID_REQUEST)
-    result = dict(current)
+    result: dict[str, str | None] = dict(current)
     for op in ops:
         if op.op is AlterOp.SET:
-            result[op.name] = op.value or ""
+            result[op.name] = op.value
         elif op.op is AlterOp.DELETE:
             result.pop(op.name, None)
         else:

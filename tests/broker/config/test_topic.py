@@ -234,6 +234,11 @@ def test_incremental_alter(
     assert incremental_alter(current, ops) == expected
 
 
+def test_set_without_a_value_is_refused_like_kafka(topics: TopicConfigs) -> None:
+    with pytest.raises(ConfigError, match=r"^Null value not supported for topic configs: retention\.ms$"):
+        topics.alter({}, [AlterConfigOp("retention.ms", AlterOp.SET, None)])
+
+
 def test_incremental_alter_refuses_list_ops_on_scalars_and_duplicates() -> None:
     with pytest.raises(ConfigError) as error:
         incremental_alter({}, [AlterConfigOp("retention.ms", AlterOp.APPEND, "1")])
