@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -193,10 +192,13 @@ class KafkaCluster(_Owned):
             node.wait_ready(expected_brokers=len(running), timeout=max(1.0, deadline - time.monotonic()))
 
     def stop(self, *, timeout: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM every node at once (sequential stops would each wait on a shrinking quorum)."""
+        """SIGTERM every node at once (sequential stops would each wait on a shrinking quorum).
+
+        Takes about 6 s for 3 nodes: the last controller's Raft client waits up to 5 s for its
+        EndQuorumEpoch to be acknowledged by voters that are already gone.
+        """
         for node in self.nodes:
-            node.send_signal(signal.SIGCONT)
-            node.send_signal(signal.SIGTERM)
+            node.request_stop()
         for node in self.nodes:
             node.stop(timeout=timeout)
 

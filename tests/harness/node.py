@@ -162,6 +162,7 @@ class KafkaNode:
         """Seconds from spawning `java` to the first Metadata answer that lists this node."""
         self._process: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
+        self._stop_requested = False
         self._output: Path = work_dir / "logs" / "stdout.log"
 
     def __repr__(self) -> str:
@@ -258,6 +259,7 @@ class KafkaNode:
                 cwd=self.work_dir,
             )
         self._started_at = time.monotonic()
+        self._stop_requested = False
         self.startup_seconds = None
         _REGISTRY.add(self._process)
 
@@ -300,6 +302,14 @@ class KafkaNode:
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(sig)
 
+    def request_stop(self) -> None:
+        """Send SIGTERM once without waiting (a second SIGTERM only adds a log line to Kafka's)."""
+        process = self._process
+        if process is not None and process.poll() is None and not self._stop_requested:
+            process.send_signal(signal.SIGCONT)  # a SIGSTOPped JVM cannot handle SIGTERM
+            process.terminate()
+            self._stop_requested = True
+
     def stop(self, *, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM (Kafka's clean shutdown), SIGKILL if it has not exited after `timeout` seconds.
 
@@ -309,8 +319,7 @@ class KafkaNode:
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(signal.SIGCONT)  # a SIGSTOPped JVM cannot handle SIGTERM
-            process.terminate()
+            self.request_stop()
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
