@@ -272,3 +272,27 @@ def test_isr_shrinks_on_kill_and_acks_all_still_works(kafka_ref_cluster: KafkaCl
     assert consume_confluent(cluster.bootstrap, topic, 6) == [b"before-kill"] + [
         f"after-kill-{i}".encode() for i in range(5)
     ]
+
+
+@single_node
+def test_perf_and_config_tools_run(kafka_ref: KafkaServer) -> None:
+    topic = unique("perf")
+    perf = run_kafka_tool(
+        "kafka-producer-perf-test",
+        [
+            *("--topic", topic, "--num-records", "2000", "--record-size", "100", "--throughput", "-1"),
+            *("--producer-props", f"bootstrap.servers={kafka_ref.bootstrap}", "acks=all"),
+        ],
+        timeout=120,
+    )
+    assert perf.returncode == 0, perf.stderr
+    assert "2000 records sent" in perf.stdout
+    configs = run_kafka_tool(
+        "kafka-configs",
+        [
+            *("--bootstrap-server", kafka_ref.bootstrap, "--describe"),
+            *("--entity-type", "topics", "--entity-name", topic),
+        ],
+    )
+    assert configs.returncode == 0, configs.stderr
+    assert f"Dynamic configs for topic {topic}" in configs.stdout
