@@ -96,22 +96,27 @@ def incremental_alter(
     ops: Sequence[AlterConfigOp],
     *,
     definitions: Mapping[str, ConfigKey] = TOPIC_CONFIGS,
-) -> dict[str, str | None]:
+) -> dict[str, str]:
     """Apply IncrementalAlterConfigs operations to a resource's overrides (no value checks).
 
     Kafka's semantics (``ConfigurationControlManager``): SET replaces, DELETE removes (back
     to the default), APPEND adds list elements not yet present and SUBTRACT removes the
     first occurrence of each; both start from the override, or from the definition's
-    default when there is none. A key may appear once per request. A SET without a value
-    stays None, for validation to refuse as Kafka does.
+    default when there is none. A key may appear once per request, and only DELETE may
+    come without a value (both INVALID_REQUEST otherwise, as in Kafka).
     """
     names = [op.name for op in ops]
     if len(set(names)) != len(names):
         raise ConfigError("Error due to duplicate config keys", error_code=INVALID_REQUEST)
-    result: dict[str, str | None] = dict(current)
+    # Kafka's broker turns these away before the controller sees them (ConfigAdminManager),
+    # hence INVALID_REQUEST and its odd wording.
+    missing = [op.name for op in ops if op.op is not AlterOp.DELETE and op.value is None]
+    if missing:
+        raise ConfigError(f"Null value not supported for : {', '.join(missing)}", error_code=INVALID_REQUEST)
+    result = dict(current)
     for op in ops:
         if op.op is AlterOp.SET:
-            result[op.name] = op.value
+            result[op.name] = op.value or ""
         elif op.op is AlterOp.DELETE:
             result.pop(op.name, None)
         else:

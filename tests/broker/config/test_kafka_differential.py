@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import socket
 import struct
+import time
 import uuid
 from typing import Any
 
@@ -19,6 +20,12 @@ from kio.schema.create_topics.v5.request import CreatableTopic, CreatableTopicCo
 from kio.schema.create_topics.v5.response import CreateTopicsResponse
 from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, DescribeConfigsResource
 from kio.schema.describe_configs.v4.response import DescribeConfigsResponse, DescribeConfigsResult
+from kio.schema.incremental_alter_configs.v1.request import (
+    AlterableConfig,
+    AlterConfigsResource,
+    IncrementalAlterConfigsRequest,
+)
+from kio.schema.incremental_alter_configs.v1.response import IncrementalAlterConfigsResponse
 from kio.schema.request_header.v2.header import RequestHeader
 from kio.schema.response_header.v1.header import ResponseHeader
 from kio.serial import entity_reader, entity_writer
@@ -28,7 +35,7 @@ from brook_broker.config.broker import BrokerConfig
 from brook_broker.config.configdef import ConfigError
 from brook_broker.config.describe import ConfigEntry, describe_broker_configs, describe_topic_configs
 from brook_broker.config.layers import BrokerLayers
-from brook_broker.config.topic import validate_topic_configs
+from brook_broker.config.topic import AlterConfigOp, AlterOp, TopicConfigs, validate_topic_configs
 
 pytestmark = [pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
 
@@ -80,7 +87,13 @@ def _describe(server: KafkaServer, resource_type: int, name: str) -> DescribeCon
         resource_type=i8(resource_type), resource_name=name, configuration_keys=None
     )
     request = DescribeConfigsRequest(resources=(resource,), include_synonyms=True)
-    result: DescribeConfigsResult = _call(server, request, DescribeConfigsResponse).results[0]
+    deadline = time.monotonic() + 10
+    while True:
+        result: DescribeConfigsResult = _call(server, request, DescribeConfigsResponse).results[0]
+        # A topic just created may not have reached this broker's metadata yet (UNKNOWN_TOPIC_OR_PARTITION).
+        if result.error_code != 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert result.error_code == 0, result.error_message
     return result
 
@@ -180,3 +193,59 @@ def test_describe_broker_matches(kafka_ref: KafkaServer, layers: BrokerLayers) -
     known = set(brook) & set(kafka) - BROOK_DEFAULTS - layers.broker.unknown_configs.keys()
     assert len(known) > 100
     assert {name: brook[name] for name in known} == {name: kafka[name] for name in known}
+
+
+def _alter(server: KafkaServer, topic: str, ops: list[AlterConfigOp]) -> tuple[int, str | None]:
+    configs = tuple(AlterableConfig(name=op.name, config_operation=i8(op.op), value=op.value) for op in ops)
+    resource = AlterConfigsResource(resource_type=i8(TOPIC), resource_name=topic, configs=configs)
+    request = IncrementalAlterConfigsRequest(resources=(resource,), validate_only=False)
+    result = _call(server, request, IncrementalAlterConfigsResponse).responses[0]
+    return int(result.error_code), result.error_message
+
+
+@pytest.mark.parametrize(
+    ("start", "ops"),
+    [
+        pytest.param(
+            {}, [AlterConfigOp("cleanup.policy", AlterOp.APPEND, "compact")], id="append to the default"
+        ),
+        pytest.param(
+            {"cleanup.policy": "compact,delete"},
+            [AlterConfigOp("cleanup.policy", AlterOp.SUBTRACT, "delete,none")],
+            id="subtract",
+        ),
+        pytest.param(
+            {"segment.ms": "600000"},
+            [
+                AlterConfigOp("leader.replication.throttled.replicas", AlterOp.APPEND, "0:1,0:2"),
+                AlterConfigOp("retention.ms", AlterOp.SET, "5000"),
+                AlterConfigOp("segment.ms", AlterOp.DELETE),
+            ],
+            id="mixed",
+        ),
+        pytest.param({}, [AlterConfigOp("retention.ms", AlterOp.APPEND, "1")], id="append to a scalar"),
+        pytest.param({}, [AlterConfigOp("retention.ms", AlterOp.SET)], id="set null"),
+        pytest.param({}, [AlterConfigOp("retention.ms", AlterOp.SET, "-7")], id="set invalid"),
+        pytest.param({}, [AlterConfigOp("retention", AlterOp.SET, "1")], id="unknown name"),
+    ],
+)
+def test_incremental_alter_matches(
+    kafka_ref: KafkaServer, layers: BrokerLayers, start: dict[str, str], ops: list[AlterConfigOp]
+) -> None:
+    name = f"altered-{uuid.uuid4().hex[:8]}"
+    assert int(_create_topic(kafka_ref, name, start, validate_only=False).error_code) == 0
+    code, message = _alter(kafka_ref, name, ops)
+    try:
+        overrides = TopicConfigs(layers).alter(start, ops)
+    except ConfigError as error:
+        assert (code, message) == (error.error_code, str(error))
+        return
+    assert (code, message) == (0, None)
+    brook = _brook_entries(describe_topic_configs(overrides=overrides, layers=layers))
+    # The broker applies the controller's committed change a moment later, from the metadata log.
+    deadline = time.monotonic() + 10
+    while (
+        kafka := _kafka_entries(_describe(kafka_ref, TOPIC, name))
+    ) != brook and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert brook == kafka

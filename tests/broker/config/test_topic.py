@@ -234,9 +234,12 @@ def test_incremental_alter(
     assert incremental_alter(current, ops) == expected
 
 
-def test_set_without_a_value_is_refused_like_kafka(topics: TopicConfigs) -> None:
-    with pytest.raises(ConfigError, match=r"^Null value not supported for topic configs: retention\.ms$"):
-        topics.alter({}, [AlterConfigOp("retention.ms", AlterOp.SET, None)])
+def test_only_delete_may_come_without_a_value() -> None:
+    ops = [AlterConfigOp("retention.ms", AlterOp.SET), AlterConfigOp("cleanup.policy", AlterOp.APPEND)]
+    with pytest.raises(ConfigError) as error:
+        incremental_alter({}, [*ops, AlterConfigOp("segment.ms", AlterOp.DELETE)])
+    assert str(error.value) == "Null value not supported for : retention.ms, cleanup.policy"
+    assert error.value.error_code == INVALID_REQUEST
 
 
 def test_incremental_alter_refuses_list_ops_on_scalars_and_duplicates() -> None:
