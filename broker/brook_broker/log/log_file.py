@@ -55,7 +55,10 @@ class LogFile:
         """
         start = self._size
         try:
-            written = self._writev_all(list(buffers))
+            written = os.writev(self.fd, buffers) if len(buffers) <= _IOV_MAX else 0
+            if written != size:
+                # Rare: a short write (signal, nearly full disk) or too many buffers; finish it.
+                written += self._writev_all(_advance(list(buffers), written))
         except OSError as exc:
             self._undo_append(start)
             raise KafkaStorageError(f"append to {self.path} failed: {exc}") from exc

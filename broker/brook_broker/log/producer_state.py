@@ -157,18 +157,10 @@ class ProducerStateManager:
         self._last_snap_offset = offset
         return path
 
-    def sync_snapshots(self) -> None:
-        """fsync snapshots taken with ``sync=False`` (called by the log's flush)."""
+    def take_unsynced_snapshots(self) -> list[Path]:
+        """Hand over the snapshots written with ``sync=False``; the caller fsyncs them (`sync_files`)."""
         pending, self._unsynced_snapshots = self._unsynced_snapshots, []
-        for path in pending:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        return pending
 
     def _snapshot_entries(self) -> list[SnapshotEntry]:
         entries: list[SnapshotEntry] = []
@@ -279,3 +271,16 @@ class ProducerStateManager:
         for offset in strays:
             if offset != keep:
                 self._remove_snapshot(offset)
+
+
+def sync_files(paths: list[Path]) -> None:
+    """fsync files that may have been deleted meanwhile (a snapshot below a new log start)."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

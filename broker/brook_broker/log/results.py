@@ -7,7 +7,6 @@ that the server sends with ``os.sendfile`` (zero-copy) or reads with `FileRecord
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import NamedTuple
 
@@ -84,12 +83,12 @@ class LogOffsetPosition(NamedTuple):
     size: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LogAppendInfo:
+class LogAppendInfo(NamedTuple):
     """The outcome of one append, with the fields a produce response needs.
 
     For a duplicate (an idempotent producer's retry of a batch already in the log) nothing
-    was written and the offsets are those of the original batch.
+    was written and the offsets are those of the original batch. A NamedTuple rather than a
+    frozen dataclass: one is built per produce, and this is several times cheaper to create.
     """
 
     first_offset: int

@@ -20,28 +20,18 @@ import uuid
 from pathlib import Path
 
 from brook_broker.config.log_config import LogConfig
-from brook_broker.log import checkpoint, log_loader, offset_lookup, retention, validator
+from brook_broker.log import checkpoint, log_loader, offset_lookup, producer_state, retention, validator
 from brook_broker.log.clock import Clock, system_clock_ms
 from brook_broker.log.leader_epoch import LeaderEpochFileCache
 from brook_broker.log.local_log import LocalLog
-from brook_broker.log.producer_entry import AppendOrigin, BatchMetadata, ProducerAppendInfo
+from brook_broker.log.producer_entry import AppendOrigin, ProducerAppendInfo
 from brook_broker.log.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager
 from brook_broker.log.results import FetchDataInfo, LogAppendInfo, LogOffsetMetadata, TimestampAndOffset
 from brook_broker.log.validator import UnexpectedAppendOffsetError
-from brook_broker.protocol.errors import (
-    KafkaStorageError,
-    OffsetOutOfRangeError,
-)
-from brook_broker.protocol.records import NO_TIMESTAMP
+from brook_broker.protocol.errors import KafkaStorageError, OffsetOutOfRangeError
 from brook_broker.protocol.types import TopicPartition
 
-__all__ = [
-    "FetchDataInfo",
-    "LogAppendInfo",
-    "TimestampAndOffset",
-    "UnexpectedAppendOffsetError",
-    "UnifiedLog",
-]
+__all__ = ["FetchDataInfo", "LogAppendInfo", "UnexpectedAppendOffsetError", "UnifiedLog"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +207,9 @@ class UnifiedLog:
             )
             updates, duplicate = self.producer_state_manager.analyze(validated.headers, AppendOrigin.CLIENT)
             if duplicate is not None:
-                return self._duplicate_append_info(duplicate)
+                return validator.duplicate_append_info(
+                    duplicate, config=self.config, log_start_offset=self._log_start_offset
+                )
             # Kafka records the epoch before writing: a crash in between leaves an entry past
             # the log end, which loading truncates, never a batch without its epoch.
             self.leader_epoch_cache.assign_if_newer(leader_epoch, validated.first_offset)
@@ -237,21 +229,6 @@ class UnifiedLog:
             for header in validated.headers:
                 self.leader_epoch_cache.assign_if_newer(header.partition_leader_epoch, header.base_offset)
             return self._append(validated, updates, now_ms=self._time())
-
-    def _duplicate_append_info(self, duplicate: BatchMetadata) -> LogAppendInfo:
-        # Kafka answers with the duplicate's timestamp as the append time; only LogAppendTime
-        # topics report one here, so a CreateTime producer does not see its timestamp replaced.
-        log_append_time = self.config.message_timestamp_type == "LogAppendTime"
-        return LogAppendInfo(
-            first_offset=duplicate.first_offset,
-            last_offset=duplicate.last_offset,
-            max_timestamp=duplicate.timestamp,
-            offset_of_max_timestamp=duplicate.last_offset,
-            log_append_time_ms=duplicate.timestamp if log_append_time else NO_TIMESTAMP,
-            log_start_offset=self._log_start_offset,
-            record_count=duplicate.offset_delta + 1,
-            duplicate=True,
-        )
 
     def _append(
         self, validated: validator.ValidatedRecords, updates: dict[int, ProducerAppendInfo], *, now_ms: int
@@ -277,16 +254,7 @@ class UnifiedLog:
         manager.update_map_end_offset(validated.last_offset + 1)
         if self.unflushed_messages >= self.config.flush_messages:
             self.flush()
-        return LogAppendInfo(
-            first_offset=validated.first_offset,
-            last_offset=validated.last_offset,
-            max_timestamp=validated.max_timestamp,
-            offset_of_max_timestamp=validated.offset_of_max_timestamp,
-            log_append_time_ms=validated.log_append_time_ms,
-            log_start_offset=self._log_start_offset,
-            record_count=validated.record_count,
-            valid_bytes=validated.size,
-        )
+        return validated.append_info(log_start_offset=self._log_start_offset)
 
     def roll(self, expected_next_offset: int | None = None) -> None:
         """Start a new active segment; its predecessor is fsync'd by the next `flush_rolled_segments`."""
@@ -420,10 +388,11 @@ class UnifiedLog:
             if target <= self.recovery_point:
                 return
             segments = self.local_log.unflushed_segments(target)
+            snapshots = self.producer_state_manager.take_unsynced_snapshots()
         for segment in segments:
             segment.flush()
-        with self._lock:
-            self.producer_state_manager.sync_snapshots()
+        producer_state.sync_files(snapshots)
+        # New segment and snapshot files become durable with their directory entry.
         checkpoint.fsync_dir(self.dir)
         with self._lock:
             # A truncation may have happened meanwhile: never move past the current log end.

@@ -17,6 +17,8 @@ import dataclasses
 
 from brook_broker.config.log_config import LogConfig
 from brook_broker.log.log_file import Buffer
+from brook_broker.log.producer_entry import BatchMetadata
+from brook_broker.log.results import LogAppendInfo
 from brook_broker.protocol.errors import (
     InvalidRecordError,
     InvalidTimestampError,
@@ -57,6 +59,37 @@ class ValidatedRecords:
     offset_of_max_timestamp: int
     log_append_time_ms: int
     record_count: int
+
+    def append_info(self, *, log_start_offset: int) -> LogAppendInfo:
+        return LogAppendInfo(
+            first_offset=self.first_offset,
+            last_offset=self.last_offset,
+            max_timestamp=self.max_timestamp,
+            offset_of_max_timestamp=self.offset_of_max_timestamp,
+            log_append_time_ms=self.log_append_time_ms,
+            log_start_offset=log_start_offset,
+            record_count=self.record_count,
+            valid_bytes=self.size,
+        )
+
+
+def duplicate_append_info(
+    duplicate: BatchMetadata, *, config: LogConfig, log_start_offset: int
+) -> LogAppendInfo:
+    """The answer to an idempotent producer's retry: the original batch's offsets, nothing written."""
+    # Kafka reports the duplicate's timestamp as the append time; only LogAppendTime topics
+    # report one here, so a CreateTime producer does not see its record timestamp replaced.
+    log_append_time = config.message_timestamp_type == "LogAppendTime"
+    return LogAppendInfo(
+        first_offset=duplicate.first_offset,
+        last_offset=duplicate.last_offset,
+        max_timestamp=duplicate.timestamp,
+        offset_of_max_timestamp=duplicate.last_offset,
+        log_append_time_ms=duplicate.timestamp if log_append_time else NO_TIMESTAMP,
+        log_start_offset=log_start_offset,
+        record_count=duplicate.offset_delta + 1,
+        duplicate=True,
+    )
 
 
 def validate_and_assign_offsets(
@@ -113,7 +146,8 @@ def validate_and_assign_offsets(
             )
             buffers.append(view[position + BATCH_PREFIX_SIZE : position + batch_size])
             batch_max_timestamp = header.max_timestamp
-        written = header._replace(base_offset=base_offset, partition_leader_epoch=leader_epoch)
+        # ``_make`` of a sliced tuple: the same as ``_replace``, at less than half the cost.
+        written = RecordBatchHeader._make((base_offset, header.batch_length, leader_epoch, *header[3:]))
         headers.append(written)
         if batch_max_timestamp > max_timestamp:
             # Kafka's "shallow" offset: the last offset of the first batch with the max timestamp.
