@@ -50,17 +50,16 @@ DEFAULT_SECURITY_PROTOCOL_MAP = "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,S
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Listener:
-    """One endpoint (Kafka's ``EndPoint``). `host` is None for "every interface"."""
+    """One endpoint (Kafka's ``EndPoint``).
+
+    `host` None means every interface, which is also what ``loop.create_server(host=None)``
+    binds (IPv4 and IPv6), so `server/` can pass it through unchanged.
+    """
 
     name: str
     host: str | None
     port: int
     security_protocol: SecurityProtocol
-
-    @property
-    def bind_host(self) -> str:
-        """The address to bind: Kafka binds the wildcard address for an empty host."""
-        return self.host if self.host is not None else "0.0.0.0"
 
     def __str__(self) -> str:
         host = "" if self.host is None else (f"[{self.host}]" if ":" in self.host else self.host)

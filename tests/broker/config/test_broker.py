@@ -186,7 +186,6 @@ def test_listeners_and_advertised_listeners() -> None:
         Listener("PLAINTEXT", None, 9092, PLAINTEXT),
         Listener("INTERNAL", "::1", 9093, SecurityProtocol.SSL),
     ]
-    assert config.listeners[0].bind_host == "0.0.0.0"
     assert str(config.listeners[1]) == "INTERNAL://[::1]:9093"
     assert config.advertised_listeners[0] == Listener("PLAINTEXT", "broker-0.example", 9092, PLAINTEXT)
     assert config.inter_broker_listener_name == "INTERNAL"
