@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from kio import index as kio_index
+from kio.schema.index import api_key_map, schema_name_map
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
 from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
 from kio.schema.response_header.v0.header import ResponseHeader as ResponseHeaderV0
@@ -25,6 +26,7 @@ from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 
 from brook_broker.protocol.errors import InvalidRequestError, UnsupportedVersionError
+from brook_broker.protocol.request_guard import check_request
 
 T = TypeVar("T")
 
@@ -60,11 +62,12 @@ def peek_header(frame: bytes | memoryview) -> tuple[int, int, int]:
 def schema_class(api_key: int, api_version: int, entity_type: EntityType) -> type[Any]:
     """The kio class of a request or response; `UnsupportedVersionError` if kio has none."""
     try:
-        name = kio_index.api_key_map[api_key]
-        path = kio_index.schema_name_map[name][api_version][entity_type]
+        name = api_key_map[api_key]
+        # kio types the keys as Literal members of EntityType; callers pass request/response.
+        path = schema_name_map[name][api_version][entity_type]  # type: ignore[index]
     except KeyError:
         raise UnsupportedVersionError(f"no schema for api key {api_key} version {api_version}") from None
-    cls = kio_index._resolve(path)  # noqa: SLF001 - kio's public loader returns the module, not the class
+    cls = kio_index._resolve(path)  # kio's public loader returns the module, not the class
     assert isinstance(cls, type)
     return cls
 
@@ -89,7 +92,12 @@ def decode_request(frame: bytes | memoryview) -> DecodedRequest:
     read_body, flexible = _body_reader(api_key, api_version)
     try:
         raw_header, offset = (_read_header_v2 if flexible else _read_header_v1)(frame, 0)
+        # kio's native reader allocates arrays by their declared length (2^31-1 entries
+        # abort the process); refuse lengths the frame cannot hold before it reads them.
+        check_request(schema_class(api_key, api_version, EntityType.request), frame, offset)
         body, size = read_body(frame, offset)
+    except InvalidRequestError:
+        raise
     except Exception as exc:  # kio raises a variety of errors for malformed input
         raise InvalidRequestError(f"malformed request body: {exc}") from exc
     if offset + size != len(frame):
@@ -106,7 +114,7 @@ def _response_writer(cls: type[Any]) -> tuple[Callable[[Any, Any], None], Callab
 
 def encode_response(correlation_id: int, response: Any) -> bytes:
     """Size-prefixed response frame: header (v0 or v1 by flexibility) followed by the body."""
-    write_header, write_body, header_cls = _response_writer(type(response))
+    write_header, write_body, header_cls = _response_writer(type(response))  # type: ignore[arg-type]
     buf = io.BytesIO()
     buf.write(b"\0\0\0\0")
     write_header(buf, header_cls(correlation_id=correlation_id))
@@ -133,11 +141,11 @@ class _FieldPlan(NamedTuple):
 @functools.cache
 def _nested_type(cls: type[Any], field_name: str) -> tuple[type[Any] | None, bool]:
     """For a field holding an entity (or a tuple of them): ``(entity class, is_tuple)``."""
-    hints = _type_hints(cls)
+    hints = _type_hints(cls)  # type: ignore[arg-type]
     hint = hints[field_name]
     origin = getattr(hint, "__origin__", None)
     args: tuple[Any, ...] = getattr(hint, "__args__", ())
-    if origin is tuple and args and dataclasses.is_dataclass(args[0]):
+    if origin is tuple and args and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
         return args[0], True
     candidates = [a for a in args if isinstance(a, type) and dataclasses.is_dataclass(a)] if args else []
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
@@ -162,9 +170,11 @@ def _plan(source: type[Any], target: type[Any]) -> tuple[_FieldPlan, ...]:
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if f.name not in source_fields:
             if not has_default:
-                raise TypeError(f"{source.__qualname__} lacks field {f.name!r} required by {target.__module__}")
+                raise TypeError(
+                    f"{source.__qualname__} lacks field {f.name!r} required by {target.__module__}"
+                )
             continue
-        nested, is_tuple = _nested_type(target, f.name)
+        nested, is_tuple = _nested_type(target, f.name)  # type: ignore[arg-type]
         convert: Callable[[Any], Any] | None = None
         if nested is not None:
             convert = _tuple_converter(nested) if is_tuple else _entity_converter(nested)
@@ -186,7 +196,7 @@ def adapt(value: Any, target: type[T]) -> T:
     if source is target:
         return value  # type: ignore[no-any-return]
     kwargs = {}
-    for plan in _plan(source, target):
+    for plan in _plan(source, target):  # type: ignore[arg-type]
         field_value = getattr(value, plan.name)
         kwargs[plan.name] = field_value if plan.convert is None else plan.convert(field_value)
     return target(**kwargs)
