@@ -296,14 +296,14 @@ class BrokerConfig(BaseModel):
         return not self.process_roles or "controller" in self.process_roles
 
     @property
-    def advertised_broker_listeners(self) -> list[Listener]:
+    def effective_advertised_listeners(self) -> list[Listener]:
         """What Metadata responses advertise: advertised listeners that are not controller listeners."""
         return [
             listener for listener in self.advertised_listeners if listener.name not in self._controller_names
         ]
 
     @property
-    def advertised_controller_listeners(self) -> list[Listener]:
+    def effective_advertised_controller_listeners(self) -> list[Listener]:
         """Controller endpoints: from advertised.listeners where given, else from listeners."""
         advertised = {listener.name: listener for listener in self.advertised_listeners}
         return [

@@ -72,7 +72,10 @@ def check_consistency(config: BrokerConfig) -> None:
         _check_kraft(config, roles=roles)
     if not roles or "broker" in roles:
         _check_broker_listeners(config)
-    for listener in [*config.advertised_broker_listeners, *config.advertised_controller_listeners]:
+    for listener in [
+        *config.effective_advertised_listeners,
+        *config.effective_advertised_controller_listeners,
+    ]:
         if listener.host == "0.0.0.0":
             raise ConfigError(
                 "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. "
@@ -212,7 +215,7 @@ def _check_kraft(config: BrokerConfig, *, roles: set[str]) -> None:
 
 
 def _check_broker_listeners(config: BrokerConfig) -> None:
-    advertised = {listener.name for listener in config.advertised_broker_listeners}
+    advertised = {listener.name for listener in config.effective_advertised_listeners}
     if not advertised:
         raise ConfigError(
             "There must be at least one broker advertised listener. Perhaps all listeners appear in "

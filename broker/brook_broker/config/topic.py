@@ -3,7 +3,7 @@
 `apis/` (CreateTopics, AlterConfigs, IncrementalAlterConfigs, DescribeConfigs) and the
 controller in `metadata/` call `TopicConfigs`, bound to the broker's `BrokerLayers`;
 `log/` only ever sees the `LogConfig` built here. Overrides are stored as the
-normalised strings `validate_topic_configs` returns, the way Kafka stores ConfigRecords.
+normalised strings `validate_overrides` returns, the way Kafka stores ConfigRecords.
 
 The checks and their messages are Kafka 4.x's ``LogConfig.validate``: unknown names first
 (``Unknown topic config name: foo``), then each value against its definition, then the
@@ -30,10 +30,11 @@ __all__ = [
     "INVALID_REQUEST",
     "AlterConfigOp",
     "AlterOp",
+    "ConfigError",
     "TopicConfigs",
-    "build_log_config",
     "incremental_alter",
-    "validate_topic_configs",
+    "log_config",
+    "validate_overrides",
 ]
 
 #: Kafka's INVALID_REQUEST error code, for malformed alter requests (duplicate keys).
@@ -59,14 +60,16 @@ class AlterConfigOp:
     value: str | None = None
 
 
-def validate_topic_configs(
+def validate_overrides(
     overrides: Mapping[str, str | None],
     *,
-    broker: BrokerConfig | BrokerLayers,
+    broker: BrokerConfig | BrokerLayers | None = None,
 ) -> dict[str, str]:
     """Check a topic's overrides; return them normalised (``" 100 "`` -> ``"100"``).
 
-    Raises `ConfigError` (INVALID_CONFIG) with Kafka's message for the first problem.
+    `broker` supplies the defaults the cross-config rules compare with (without one, the
+    definitions' own defaults). Raises `ConfigError` (INVALID_CONFIG) with Kafka's
+    message for the first problem.
     """
     missing = [name for name, value in overrides.items() if value is None]
     if missing:
@@ -77,13 +80,14 @@ def validate_topic_configs(
     parsed = {
         name: key.parse(str(overrides[name])) for name, key in TOPIC_CONFIGS.items() if name in overrides
     }
-    effective = _effective_values(parsed, layers=_layers(broker))
+    defaults = _layers(broker).topic_default if broker is not None else _definition_default
+    effective = {name: parsed[name] if name in parsed else defaults(name) for name in TOPIC_CONFIGS}
     _check_across(parsed, effective)
     return {name: _normalise(TOPIC_CONFIGS[name], parsed[name]) for name in overrides}
 
 
-def build_log_config(overrides: Mapping[str, str], *, broker: BrokerConfig | BrokerLayers) -> LogConfig:
-    """The effective `LogConfig`: overrides (already validated) over the broker's defaults."""
+def log_config(broker: BrokerConfig | BrokerLayers, overrides: Mapping[str, str]) -> LogConfig:
+    """The effective `LogConfig`: a topic's overrides (already validated) over the broker's defaults."""
     parsed = {name: TOPIC_CONFIGS[name].parse(value) for name, value in overrides.items()}
     effective = _effective_values(parsed, layers=_layers(broker))
     fields: dict[str, Any] = {field: effective[field.replace("_", ".")] for field in _LOG_CONFIG_FIELDS}
@@ -141,10 +145,10 @@ class TopicConfigs:
 
     def validate(self, overrides: Mapping[str, str | None]) -> dict[str, str]:
         """CreateTopics / AlterConfigs: check overrides, return them normalised."""
-        return validate_topic_configs(overrides, broker=self.layers)
+        return validate_overrides(overrides, broker=self.layers)
 
     def log_config(self, overrides: Mapping[str, str]) -> LogConfig:
-        return build_log_config(overrides, broker=self.layers)
+        return log_config(self.layers, overrides)
 
     def alter(self, current: Mapping[str, str], ops: Sequence[AlterConfigOp]) -> dict[str, str]:
         """IncrementalAlterConfigs: apply `ops` to `current`, then validate the result."""
@@ -195,6 +199,10 @@ _INVALID_REPLICATION_FACTOR = 38
 
 def _layers(broker: BrokerConfig | BrokerLayers) -> BrokerLayers:
     return broker if isinstance(broker, BrokerLayers) else BrokerLayers(broker)
+
+
+def _definition_default(name: str) -> ConfigValue:
+    return TOPIC_CONFIGS[name].default
 
 
 def _effective_values(parsed: Mapping[str, ConfigValue], *, layers: BrokerLayers) -> dict[str, ConfigValue]:

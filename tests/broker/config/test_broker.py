@@ -31,7 +31,7 @@ def test_laptop_defaults() -> None:
     assert warnings == []
     assert config.node_id == 1
     assert config.listeners == [Listener("PLAINTEXT", "127.0.0.1", 9092, PLAINTEXT)]
-    assert config.advertised_broker_listeners == config.listeners
+    assert config.effective_advertised_listeners == config.listeners
     assert config.log_dirs == [Path("/tmp/brook-logs")]
     assert config.inter_broker_listener_name == "PLAINTEXT"
     # Everything else is Kafka's.
@@ -266,8 +266,8 @@ def test_kraft_combined_node() -> None:
     assert config.is_broker and config.is_controller
     # No explicit map and no TLS: the controller listener is taken to be PLAINTEXT (as Kafka does).
     assert config.listener_security_protocol_map["CONTROLLER"] is PLAINTEXT
-    assert [listener.name for listener in config.advertised_broker_listeners] == ["PLAINTEXT"]
-    assert [listener.name for listener in config.advertised_controller_listeners] == ["CONTROLLER"]
+    assert [listener.name for listener in config.effective_advertised_listeners] == ["PLAINTEXT"]
+    assert [listener.name for listener in config.effective_advertised_controller_listeners] == ["CONTROLLER"]
     assert [str(voter) for voter in config.controller_quorum_voters] == ["1@127.0.0.1:9093"]
 
 

@@ -35,7 +35,7 @@ from brook_broker.config.broker import BrokerConfig
 from brook_broker.config.configdef import ConfigError
 from brook_broker.config.describe import ConfigEntry, describe_broker_configs, describe_topic_configs
 from brook_broker.config.layers import BrokerLayers
-from brook_broker.config.topic import AlterConfigOp, AlterOp, TopicConfigs, validate_topic_configs
+from brook_broker.config.topic import AlterConfigOp, AlterOp, TopicConfigs, validate_overrides
 
 pytestmark = [pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
 
@@ -156,7 +156,7 @@ def test_create_topic_errors_match(
 ) -> None:
     result = _create_topic(kafka_ref, f"bad-{uuid.uuid4().hex[:8]}", configs, validate_only=True)
     with pytest.raises(ConfigError) as error:
-        validate_topic_configs(configs, broker=layers)
+        validate_overrides(configs, broker=layers)
     assert (int(result.error_code), result.error_message) == (error.value.error_code, str(error.value))
 
 
@@ -173,7 +173,7 @@ def test_create_topic_accepts_the_same(
 ) -> None:
     result = _create_topic(kafka_ref, f"ok-{uuid.uuid4().hex[:8]}", configs, validate_only=True)
     assert (int(result.error_code), result.error_message) == (0, None)
-    validate_topic_configs(configs, broker=layers)
+    validate_overrides(configs, broker=layers)
 
 
 def test_describe_topic_matches(kafka_ref: KafkaServer, layers: BrokerLayers) -> None:
@@ -182,7 +182,7 @@ def test_describe_topic_matches(kafka_ref: KafkaServer, layers: BrokerLayers) ->
     assert int(_create_topic(kafka_ref, name, overrides, validate_only=False).error_code) == 0
     kafka = _kafka_entries(_describe(kafka_ref, TOPIC, name))
     brook = _brook_entries(
-        describe_topic_configs(overrides=validate_topic_configs(overrides, broker=layers), layers=layers)
+        describe_topic_configs(overrides=validate_overrides(overrides, broker=layers), layers=layers)
     )
     assert brook == kafka
 
