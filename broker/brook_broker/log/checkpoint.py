@@ -45,6 +45,7 @@ def fsync_dir(directory: Path) -> None:
 
 def write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace ``path`` with ``data`` so that readers see either the old or the new file."""
+    # Kafka's name for the temporary file; the loader deletes ``*.tmp`` left by a crash.
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -55,6 +56,7 @@ def write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+    # rename(2) is atomic: readers and a crash see the old file or the new one.
     os.replace(tmp, path)
     if sync:
         fsync_dir(path.parent)
@@ -73,6 +75,8 @@ def _read_entries(path: Path, *, fields: int) -> list[list[str]] | None:
         count = int(lines[1])
     except (IndexError, ValueError) as exc:
         raise KafkaStorageError(f"malformed header in checkpoint file {path}") from exc
+    # A count that disagrees with the lines means a torn or hand-edited file: refuse it
+    # rather than recover from a wrong offset.
     entries = [line.split() for line in lines[2:] if line.strip()]
     if len(entries) != count or any(len(words) != fields for words in entries):
         raise KafkaStorageError(f"expected {count} entries of {fields} fields in checkpoint file {path}")
@@ -95,6 +99,7 @@ def read_offset_checkpoint(path: Path) -> dict[TopicPartition, int]:
 
 
 def write_offset_checkpoint(path: Path, offsets: Mapping[TopicPartition, int]) -> None:
+    # Topic names cannot contain spaces, so a space-separated line is unambiguous (as in Kafka).
     lines = [f"{tp.topic} {tp.partition} {offset}" for tp, offset in offsets.items()]
     write_atomically(path, _render(lines))
 
@@ -120,6 +125,7 @@ def read_partition_metadata(path: Path) -> uuid.UUID | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    # Kafka's PartitionMetadataFile: "key: value" lines, version first.
     fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
     if fields.get("version") != "0" or "topic_id" not in fields:
         raise KafkaStorageError(f"malformed partition metadata file {path}")
@@ -150,6 +156,7 @@ def read_properties(path: Path) -> dict[str, str] | None:
 
 
 def write_properties(path: Path, properties: Mapping[str, str]) -> None:
+    # Java's Properties.store writes a comment header; Kafka's reader ignores it.
     body = "#\n" + "".join(f"{key}={value}\n" for key, value in sorted(properties.items()))
     write_atomically(path, body.encode())
 

@@ -66,6 +66,8 @@ class AbstractIndex:
         return size - size % cls.entry_size
 
     def _map(self, length: int) -> mmap.mmap | None:
+        # MAP_SHARED (mmap's default) writes through to the page cache: entries reach the file
+        # without a write(2), and the fd's fsync makes them durable.
         # mmap cannot map zero bytes; an empty index simply has no mapping.
         return mmap.mmap(self._fd, length) if length > 0 else None
 
@@ -103,6 +105,7 @@ class AbstractIndex:
         rounded = self._round_down(new_size)
         if rounded == self._length:
             return False
+        # A mapping cannot change size under its users; remap (no memoryviews are ever kept).
         if self._mmap is not None:
             self._mmap.close()
         os.ftruncate(self._fd, rounded)
@@ -115,6 +118,7 @@ class AbstractIndex:
         self.resize(self.size_in_bytes)
 
     def truncate_to_entries(self, entries: int) -> None:
+        # Entries past the count are left in place: appends overwrite them, trimming drops them.
         self._entries = entries
         self._on_entries_changed()
 
@@ -160,6 +164,7 @@ class AbstractIndex:
         if buf is None or self._entries == 0 or self._read_key(buf, 0, by_value) > target:
             return -1
         low, high = 0, self._entries - 1
+        # Upper-middle split, so ``low = middle`` always makes progress.
         while low < high:
             middle = (low + high + 1) // 2
             if self._read_key(buf, middle, by_value) <= target:
@@ -221,6 +226,7 @@ class OffsetIndex(AbstractIndex):
     def append(self, offset: int, position: int) -> None:
         if self.is_full():
             raise ValueError(f"attempt to append to a full index {self.path} ({self._entries} entries)")
+        # Lookups binary-search, so offsets must strictly increase.
         if self._entries > 0 and offset <= self._last_offset:
             raise ValueError(
                 f"offset {offset} is not larger than the last indexed offset {self._last_offset}"
@@ -235,6 +241,7 @@ class OffsetIndex(AbstractIndex):
     def truncate_to(self, offset: int) -> None:
         """Remove entries with offset >= ``offset``."""
         slot = self._largest_lower_bound_slot(offset, by_value=False)
+        # No entry <= offset: drop all; an entry for offset itself: drop it too; else keep slot.
         if slot < 0:
             self.truncate_to_entries(0)
         elif self._entry(slot).offset == offset:

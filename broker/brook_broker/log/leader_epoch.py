@@ -103,6 +103,7 @@ class LeaderEpochFileCache:
         self._entries.append(entry)
         return True
 
+    # Lists of a few entries (one per leader change): bisect over the list, no tree needed.
     def _floor_index(self, epoch: int) -> int:
         """Index of the last entry with epoch <= ``epoch``; -1 if none."""
         return bisect.bisect_right(self._entries, epoch, key=lambda entry: entry.epoch) - 1
@@ -153,6 +154,7 @@ class LeaderEpochFileCache:
         Exclusive like Kafka's: after ``truncate_from_start(6)`` an entry at 6 is still there.
         """
         removed: EpochEntry | None = None
+        # The last removed entry's epoch still covers ``start_offset``: keep it, moved up.
         while self._entries and self._entries[0].start_offset <= start_offset:
             removed = self._entries.pop(0)
         if removed is None:

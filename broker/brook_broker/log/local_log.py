@@ -43,9 +43,11 @@ class LogSegments:
         return len(self._segments)
 
     def __iter__(self) -> Iterator[LogSegment]:
+        # A copy: callers delete segments while iterating.
         return iter(list(self._segments))
 
     def add(self, segment: LogSegment) -> None:
+        # Appends add at the end; bisect keeps loading (unordered) and replacement correct.
         index = bisect.bisect_left(self._bases, segment.base_offset)
         if index < len(self._bases) and self._bases[index] == segment.base_offset:
             self._segments[index] = segment

@@ -182,6 +182,7 @@ class LogManager:
         path = log_dir / checkpoint.META_PROPERTIES
         existing = checkpoint.read_properties(path)
         if existing is None:
+            # KIP-858's directory.id: a random Uuid per directory, kept for the directory's life.
             directory_id = self._directory_ids.setdefault(log_dir, random_topic_id())
             properties = {
                 "version": "1",
@@ -191,6 +192,7 @@ class LogManager:
             }
             checkpoint.write_properties(path, properties)
             return
+        # A directory from another node or cluster must never be served as ours.
         for key, expected in (("cluster.id", self.cluster_id), ("node.id", str(self.node_id))):
             if existing.get(key) != expected:
                 raise LogDirectoryError(f"{path}: {key} is {existing.get(key)!r}, expected {expected!r}")
@@ -233,6 +235,7 @@ class LogManager:
                 raise InconsistentTopicIdError(f"log {tp} has topic id {log.topic_id}, not {topic_id}")
             return log
         config = config or self.config_for(tp.topic)
+        # A directory skipped at startup (the metadata log) is opened where it already is.
         existing = [d for d in self.log_dirs if (d / str(tp)).is_dir()]
         log_dir = existing[0] if existing else self._least_loaded_dir()
         state = self._dir_state.get(log_dir) or _DirState(True, {}, {}, {})
@@ -300,6 +303,7 @@ class LogManager:
     def delete_pending_files(self, now_ms: int | None = None) -> int:
         """Unlink deleted segments and deleted logs whose delay has passed; returns how many."""
         now = self._time() if now_ms is None else now_ms
+        # Deadlines leave time for fetches still sending from the deleted files.
         count = sum(log.delete_pending_segments(now) for log in self.all_logs())
         due = [log for deadline, log in self._logs_to_delete if deadline <= now]
         self._logs_to_delete = [(deadline, log) for deadline, log in self._logs_to_delete if deadline > now]
@@ -309,6 +313,7 @@ class LogManager:
 
     def shutdown(self, *, broker_epoch: int = -1) -> None:
         """Flush and close every log, write checkpoints and the clean-shutdown marker."""
+        # Flush before close: the recovery points written below must cover everything.
         for log in self.all_logs():
             log.flush()
             log.close()

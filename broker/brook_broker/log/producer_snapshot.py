@@ -68,6 +68,7 @@ def list_snapshot_offsets(log_dir: Path) -> list[int]:
 
 
 def encode_snapshot(entries: Iterable[SnapshotEntry]) -> bytes:
+    # Kafka's ArrayOf: an int32 count, then the entries; all of it is under the CRC.
     rows = [_ENTRY.pack(*entry) for entry in entries]
     body = struct.pack(">i", len(rows)) + b"".join(rows)
     return _VERSION_AND_CRC.pack(PRODUCER_SNAPSHOT_VERSION, crc32c.crc32c(body)) + body

@@ -49,6 +49,7 @@ class ProducerStateManager:
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self._time = time
         self.producers: dict[int, ProducerStateEntry] = {}
+        # Sorted offsets of the snapshot files on disk; the files are read only when loading.
         self._snapshots = producer_snapshot.list_snapshot_offsets(log_dir)
         self._unsynced_snapshots: list[Path] = []
         self._last_map_offset = 0
@@ -144,6 +145,7 @@ class ProducerStateManager:
 
     def take_snapshot(self, *, sync: bool = True) -> Path | None:
         """Write the state at the map end offset, unless a snapshot there exists already."""
+        # Nothing applied since the last snapshot: another file would say the same.
         if self._last_map_offset <= self._last_snap_offset:
             return None
         offset = self._last_map_offset
@@ -238,9 +240,11 @@ class ProducerStateManager:
 
         The caller then replays batches from `map_end_offset` to the log end.
         """
+        # Past the log end: its batches are gone. At or below the start: the log starts over there.
         for offset in list(self._snapshots):
             if offset > log_end_offset or offset <= log_start_offset:
                 self._remove_snapshot(offset)
+        # Only a state that ends exactly at the log end can be kept as it is.
         if log_end_offset != self._last_map_offset:
             self.producers.clear()
             self._load_from_snapshot(log_start_offset, now_ms)

@@ -77,10 +77,12 @@ class LogSegment:
         self.index_interval_bytes = config.index_interval_bytes
         self.roll_jitter_ms = roll_jitter_ms
         self._time = time
+        # Wall-clock creation time: the roll clock for batches without timestamps.
         self._created_ms = time()
         self._bytes_since_last_index_entry = 0
         # Timestamp of the first batch, the clock for time-based rolling; loaded lazily.
         self._rolling_based_timestamp: int | None = None
+        # A closed segment's time index ends with its max timestamp, so this is exact on reopen.
         self._max_timestamp_and_offset = self.time_index.last_entry
 
     @property
@@ -225,6 +227,7 @@ class LogSegment:
 
     def truncate_to(self, offset: int) -> int:
         """Remove batches whose last offset is >= ``offset`` (whole batches); returns bytes removed."""
+        # Translate before the index shrinks, so the search starts from a nearby entry.
         mapping = self.translate_offset(offset)
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
@@ -270,6 +273,7 @@ class LogSegment:
         )
 
     def _load_first_batch_timestamp(self) -> None:
+        # Read once from the file after a reopen; appends set it for a new segment.
         if self._rolling_based_timestamp is None:
             for _, header in self.log.batch_headers(0):
                 self._rolling_based_timestamp = header.max_timestamp
@@ -301,6 +305,7 @@ class LogSegment:
         batch whose max timestamp qualifies, and only that batch's records are decoded.
         """
         indexed = self.time_index.lookup(timestamp)
+        # Everything before the indexed entry is older than ``timestamp``: start scanning there.
         position = self.offset_index.lookup(max(indexed.offset, starting_offset)).position
         for _, header, data in self.log.batches(position):
             if header.last_offset < starting_offset or header.max_timestamp < timestamp:

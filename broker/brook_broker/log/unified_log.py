@@ -57,6 +57,7 @@ class UnifiedLog:
         self.producer_state_manager = producer_state_manager
         self.topic_id = topic_id
         self._time = time
+        # Re-entrant: retention rolls and flushes from inside locked operations.
         self._lock = threading.RLock()
         self._log_start_offset = log_start_offset
         self._high_watermark = min(max(high_watermark, log_start_offset), local_log.log_end_offset)
@@ -222,6 +223,7 @@ class UnifiedLog:
         """
         with self._lock:
             self._check_open()
+            # The leader validated the records; the follower checks only integrity and order.
             validated = validator.validate_follower_records(
                 records, log_end_offset=self.log_end_offset, config=self.config
             )
@@ -261,6 +263,7 @@ class UnifiedLog:
         with self._lock:
             segment = self.local_log.roll(expected_next_offset)
             self.producer_state_manager.update_map_end_offset(segment.base_offset)
+            # Unsynced: a snapshot is only an accelerator, and the roll flush fsyncs it.
             self.producer_state_manager.take_snapshot(sync=False)
             self._roll_flush_offset = max(self._roll_flush_offset, segment.base_offset)
 
