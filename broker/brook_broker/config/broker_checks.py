@@ -68,6 +68,7 @@ def check_consistency(config: BrokerConfig) -> None:
     _check_log_settings(config)
     _check_replication(config)
     roles: set[str] = set(config.process_roles)
+    # No roles is Brook's single-node mode: no quorum to check, but the broker rules hold.
     if roles:
         _check_kraft(config, roles=roles)
     if not roles or "broker" in roles:
@@ -104,6 +105,7 @@ def _inter_broker_listener(
     values: Mapping[str, ConfigValue], *, given: set[str], protocols: Mapping[str, SecurityProtocol]
 ) -> str:
     explicit = values["inter.broker.listener.name"]
+    # The older setting names a protocol, and the listener of that name is the one used.
     if explicit is None:
         return _text(values["security.inter.broker.protocol"])
     if "security.inter.broker.protocol" in given:
@@ -128,6 +130,7 @@ def _log_dirs(values: Mapping[str, ConfigValue]) -> list[Path]:
 
 
 def _check_node_id(config: BrokerConfig) -> None:
+    # from_properties copies one id into the other, so they differ only when both were given.
     if config.broker_id not in (-1, config.node_id):
         raise ConfigError(
             f"broker.id ({config.broker_id}) and node.id ({config.node_id}) must be equal; set only node.id."
@@ -142,8 +145,10 @@ def _check_log_settings(config: BrokerConfig) -> None:
     if config.retention_ms == 0:
         raise ConfigError("log.retention.ms must be unlimited (-1) or, greater than or equal to 1")
     threads = config.log_cleaner_threads
+    # Kafka divides the dedupe buffer between cleaner threads; each needs a useful share.
     if threads > 0 and config.log_cleaner_dedupe_buffer_size // threads <= 1024 * 1024:
         raise ConfigError("log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.")
+    # A queue smaller than one request could never admit the largest request.
     if 0 < config.queued_max_request_bytes < config.socket_request_max_bytes:
         raise ConfigError(
             f"queued.max.request.bytes ({config.queued_max_request_bytes}) must be larger than "
@@ -196,7 +201,7 @@ def _check_kraft(config: BrokerConfig, *, roles: set[str]) -> None:
                     "found in listener.security.protocol.map"
                 )
         return
-    # The controller role, alone or combined with the broker role.
+    # The controller role, alone or combined with the broker role: it must serve the quorum.
     if roles == {"controller"} and not listener_names <= set(names):
         raise ConfigError(
             "The listeners config must only contain KRaft controller listeners from "
@@ -215,6 +220,7 @@ def _check_kraft(config: BrokerConfig, *, roles: set[str]) -> None:
 
 
 def _check_broker_listeners(config: BrokerConfig) -> None:
+    # Clients and other brokers only learn advertised endpoints, so they must be usable ones.
     advertised = {listener.name for listener in config.effective_advertised_listeners}
     if not advertised:
         raise ConfigError(
