@@ -211,6 +211,7 @@ _RawRecord = tuple[int, int, bytes | None, bytes | None, tuple[tuple[str, bytes 
 
 
 def _parse_record(data: bytes, position: int, end: int) -> tuple[_RawRecord, int]:
+    # Varints of one byte (values -64..63) are decoded inline: calls dominate the cost here.
     length, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
     record_end = position + length
     if length < 0 or record_end > end:
@@ -218,9 +219,19 @@ def _parse_record(data: bytes, position: int, end: int) -> tuple[_RawRecord, int
     attributes = data[position]
     attributes = attributes - 256 if attributes > 127 else attributes
     timestamp_delta, position = _read_varint(data, position + 1, _VARLONG_MAX_SHIFT)
-    offset_delta, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    byte = data[position]
+    if byte < 0x80:
+        offset_delta = (byte >> 1) ^ -(byte & 1)
+        position += 1
+    else:
+        offset_delta, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
     key, position = _read_bytes(data, position, record_end)
     value, position = _read_bytes(data, position, record_end)
+    byte = data[position]
+    if byte == 0:  # no headers, the usual case
+        return (offset_delta, timestamp_delta, key, value, (), attributes), _check_end(
+            position + 1, record_end
+        )
     header_count, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
     if header_count < 0:
         raise CorruptRecordError("record has a negative header count")
@@ -232,13 +243,24 @@ def _parse_record(data: bytes, position: int, end: int) -> tuple[_RawRecord, int
             raise CorruptRecordError("record header has a null key")
         header_value, position = _read_bytes(data, position, record_end)
         headers.append((header_key.decode(), header_value))
+    return (offset_delta, timestamp_delta, key, value, tuple(headers), attributes), _check_end(
+        position, record_end
+    )
+
+
+def _check_end(position: int, record_end: int) -> int:
     if position != record_end:
         raise CorruptRecordError("record length does not match its fields")
-    return (offset_delta, timestamp_delta, key, value, tuple(headers), attributes), position
+    return position
 
 
 def _read_bytes(data: bytes, position: int, limit: int) -> tuple[bytes | None, int]:
-    length, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
+    byte = data[position]
+    if byte < 0x80:
+        length = (byte >> 1) ^ -(byte & 1)
+        position += 1
+    else:
+        length, position = _read_varint(data, position, _VARINT_MAX_SHIFT)
     if length < 0:
         return None, position
     if position + length > limit:
