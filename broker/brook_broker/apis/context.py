@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from brook_broker.config.layers import BrokerLayers
+from brook_broker.config.topic import TopicConfigs
+from brook_broker.metadata.records import BROKER_RESOURCE
 from brook_broker.protocol.codec import RequestHeader
 
 if TYPE_CHECKING:
@@ -43,6 +46,21 @@ class BrokerServices:
     #: Advertised endpoints by listener name.
     endpoints: dict[str, Endpoint]
     rack: str | None = None
+
+    def config_layers(self) -> BrokerLayers:
+        """Static config plus the dynamic broker configs the metadata log holds."""
+        return broker_layers(self.config, self.image)
+
+    def topic_configs(self) -> TopicConfigs:
+        return TopicConfigs(self.config_layers())
+
+
+def broker_layers(config: BrokerConfig, image: MetadataImage) -> BrokerLayers:
+    return BrokerLayers(
+        broker=config,
+        dynamic_broker=image.configs.get((BROKER_RESOURCE, str(config.node_id)), {}),
+        dynamic_default=image.configs.get((BROKER_RESOURCE, ""), {}),
+    )
 
 
 @dataclasses.dataclass(slots=True)

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from brook_broker.config.configdef import ConfigError
 from brook_broker.metadata import records as r
 from brook_broker.metadata import topic_names
 from brook_broker.metadata.image import MetadataDelta, MetadataImage, TopicImage
@@ -59,13 +60,9 @@ class CreateTopicResult:
     configs: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
-#: ``validate_configs(overrides) -> normalized`` raises `ConfigValidationError`.
+#: ``validate_configs(overrides) -> normalized``; raises `ConfigError` with Kafka's one-line message.
 ConfigValidator = Callable[[Mapping[str, str | None]], dict[str, str]]
 DeltaListener = Callable[[MetadataDelta], None]
-
-
-class ConfigValidationError(Exception):
-    """A topic config the controller must refuse; the message is Kafka's one line."""
 
 
 class QuorumController:
@@ -173,8 +170,8 @@ class QuorumController:
             assignments = self._assign_replicas(range(num_partitions), rf)
         try:
             configs = self._validate_topic_configs(topic.configs)
-        except ConfigValidationError as exc:
-            return fail(ErrorCode.invalid_config, str(exc))
+        except ConfigError as exc:
+            return fail(ErrorCode(exc.error_code), str(exc))
 
         topic_id = random_topic_id()
         records: list[r.MetadataRecord] = [r.TopicRecord(name=topic.name, topic_id=topic_id)]
@@ -285,31 +282,42 @@ class QuorumController:
     # --- configs ----------------------------------------------------------------------
 
     def set_topic_configs(self, name: str, configs: Mapping[str, str | None], *, validate_only: bool) -> ApiError:
-        """Replace (``replace=True`` semantics of AlterConfigs) or patch a topic's dynamic configs.
-
-        ``configs`` is the complete new set of overrides; keys absent from it are removed.
-        """
+        """Make ``configs`` the complete set of a topic's overrides; keys absent from it are removed."""
         if name not in self.image.topics_by_name:
             return ApiError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist.")
         try:
             normalized = self._validate_topic_configs(configs)
-        except ConfigValidationError as exc:
-            return ApiError(ErrorCode.invalid_config, str(exc))
-        if validate_only:
-            return NONE
-        current = self.image.topic_configs(name)
+        except ConfigError as exc:
+            return ApiError(ErrorCode(exc.error_code), str(exc))
+        if not validate_only:
+            self.commit(self._config_changes(r.TOPIC_RESOURCE, name, normalized))
+        return NONE
+
+    def set_broker_configs(self, resource_name: str, configs: Mapping[str, str], *, validate_only: bool) -> ApiError:
+        """Make ``configs`` the complete set of dynamic configs of a broker ("" = cluster default).
+
+        The caller has validated the values (only dynamically updatable broker configs).
+        """
+        if not validate_only:
+            self.commit(self._config_changes(r.BROKER_RESOURCE, resource_name, configs))
+        return NONE
+
+    def _config_changes(self, resource_type: int, name: str, new: Mapping[str, str]) -> list[r.MetadataRecord]:
+        current = self.image.configs.get((resource_type, name), {})
         batch: list[r.MetadataRecord] = [
-            r.ConfigRecord(resource_type=r.TOPIC_RESOURCE, resource_name=name, name=key, value=None)
+            r.ConfigRecord(resource_type=resource_type, resource_name=name, name=key, value=None)
             for key in sorted(current)
-            if key not in normalized
+            if key not in new
         ]
         batch.extend(
-            r.ConfigRecord(resource_type=r.TOPIC_RESOURCE, resource_name=name, name=key, value=value)
-            for key, value in sorted(normalized.items())
+            r.ConfigRecord(resource_type=resource_type, resource_name=name, name=key, value=value)
+            for key, value in sorted(new.items())
             if current.get(key) != value
         )
-        self.commit(batch)
-        return NONE
+        return batch
+
+    def close(self) -> None:
+        self._log.close()
 
     # --- producer ids -----------------------------------------------------------------
 

@@ -67,13 +67,11 @@ class ReplicaManager:
         log_manager: LogManager,
         image: MetadataImage,
         log_config_for: Callable[[str], LogConfig],
-        min_insync_replicas_for: Callable[[str], int],
     ) -> None:
         self.node_id = node_id
         self.log_manager = log_manager
         self.image = image
         self._log_config_for = log_config_for
-        self._min_insync_replicas_for = min_insync_replicas_for
         self.partitions: dict[TopicPartition, Partition] = {}
         self.produce_purgatory = Purgatory()
         self.fetch_purgatory = Purgatory()
@@ -105,9 +103,11 @@ class ReplicaManager:
                 replicas=registration.replicas,
                 isr=registration.isr,
             )
-        for name in delta.changed_topic_configs:
-            if name not in self.image.topics_by_name:
-                continue
+        # A dynamic broker config may be the default of every topic's config.
+        changed = (
+            {tp.topic for tp in self.partitions} if delta.changed_broker_configs else delta.changed_topic_configs
+        )
+        for name in changed & set(self.image.topics_by_name):
             config = self._log_config_for(name)
             for tp, partition in self.partitions.items():
                 if tp.topic == name:
@@ -149,7 +149,7 @@ class ReplicaManager:
                 info = partition.append_records_to_leader(
                     records,
                     required_acks=required_acks,
-                    min_insync_replicas=self._min_insync_replicas_for(tp.topic),
+                    min_insync_replicas=partition.log.config.min_insync_replicas,
                 )
             except BrokerError as exc:
                 results[tp] = ProduceResult(exc.error_code, error_message=exc.message)
@@ -206,7 +206,7 @@ class ReplicaManager:
             partition = self.get_partition(tp)
             partition.check_leader_epoch(current_leader_epoch)
             log = partition.log
-            if last_fetched_epoch >= 0:
+            if last_fetched_epoch >= 0:  # KIP-595 truncation detection, Kafka's Partition.fetchRecords
                 diverging = self._diverging_epoch(partition, fetch_offset, last_fetched_epoch)
                 if diverging is not None:
                     return ReadResult(
@@ -240,7 +240,7 @@ class ReplicaManager:
         epoch, end_offset = partition.log.leader_epoch_cache.end_offset_for(
             last_fetched_epoch, partition.log.log_end_offset
         )
-        if epoch != last_fetched_epoch or end_offset < fetch_offset:
+        if epoch < last_fetched_epoch or end_offset < fetch_offset:
             return epoch, end_offset
         return None
 

@@ -1,0 +1,53 @@
+"""Entry point of the `brook` command: parses the command line and runs one subcommand.
+
+Subcommands live in their own modules (`cli.broker`, `cli.topics`, `cli.produce`,
+`cli.consume`); each registers its parser here and returns an exit code. User mistakes
+(bad flags, bad configs, unreachable brokers) end with one line on stderr and a non-zero
+exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from brook_broker.cli import broker, errors
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brook", description="Brook: a Kafka-compatible streaming platform, written in Python."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    broker.register(commands)
+    for module_name in ("topics", "produce", "consume"):
+        module = _optional_module(module_name)
+        if module is not None:
+            module.register(commands)
+    return parser
+
+
+def _optional_module(name: str) -> object | None:
+    import importlib
+
+    try:
+        return importlib.import_module(f"brook_broker.cli.{name}")
+    except ModuleNotFoundError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except errors.CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
