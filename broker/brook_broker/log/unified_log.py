@@ -62,6 +62,8 @@ class UnifiedLog:
         self._log_start_offset = log_start_offset
         self._high_watermark = min(max(high_watermark, log_start_offset), local_log.log_end_offset)
         self._closed = False
+        #: Counts truncations, so a flush running in another thread notices one happened.
+        self._truncations = 0
         #: Offset below which rolled segments await an fsync (done by `flush_rolled_segments`).
         self._roll_flush_offset = 0
         self.last_flush_ms = time()
@@ -319,6 +321,7 @@ class UnifiedLog:
             if self.local_log.segments.first.base_offset > target_offset:
                 self.truncate_fully_and_start_at(target_offset)
                 return True
+            self._truncations += 1
             new_end = self.local_log.truncate_to(target_offset, now_ms=self._time())
             self.leader_epoch_cache.truncate_from_end(new_end)
             self._log_start_offset = min(self._log_start_offset, new_end)
@@ -336,6 +339,7 @@ class UnifiedLog:
         """Drop the whole log and continue at ``new_offset`` (a follower far behind the leader's start)."""
         with self._lock:
             self._check_open()
+            self._truncations += 1
             self.local_log.truncate_fully_and_start_at(new_offset, now_ms=self._time())
             self.leader_epoch_cache.clear()
             self.producer_state_manager.truncate_fully_and_start_at(new_offset)
@@ -392,14 +396,17 @@ class UnifiedLog:
                 return
             segments = self.local_log.unflushed_segments(target)
             snapshots = self.producer_state_manager.take_unsynced_snapshots()
+            truncations = self._truncations
         for segment in segments:
             segment.flush()
         producer_state.sync_files(snapshots)
         # New segment and snapshot files become durable with their directory entry.
         checkpoint.fsync_dir(self.dir)
         with self._lock:
-            # A truncation may have happened meanwhile: never move past the current log end.
-            self.local_log.recovery_point = max(self.recovery_point, min(target, self.log_end_offset))
+            # After a concurrent truncation, offsets below ``target`` may hold new, unsynced
+            # data: leave the recovery point where the truncation put it.
+            if truncations == self._truncations:
+                self.local_log.recovery_point = max(self.recovery_point, target)
             self.last_flush_ms = self._time()
 
     def flush_rolled_segments(self) -> None:

@@ -209,3 +209,21 @@ def test_rolled_segments_are_flushed_by_flush_rolled_segments(open_log: OpenLog,
     assert log.recovery_point == 0
     log.flush_rolled_segments()
     assert log.recovery_point == 30
+
+
+def test_flush_racing_a_truncation_does_not_cover_unsynced_data(open_log: OpenLog) -> None:
+    log = open_log()
+    log.append_as_leader(make_batch(5), leader_epoch=0)
+    segment = log.local_log.active_segment
+    fsync = segment.flush
+
+    def flush_while_replication_truncates() -> None:
+        fsync()
+        # What a replica fetcher thread may do while the flush thread is between its fsyncs.
+        log.truncate_to(2)
+        log.append_as_leader(make_batch(5), leader_epoch=1)
+
+    segment.flush = flush_while_replication_truncates  # type: ignore[method-assign]
+    log.flush()
+    assert log.log_end_offset == 5
+    assert log.recovery_point == 0  # the new batch at 0..4 was never fsync'd
