@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.api_versions.v0.response import ApiVersion as ApiVersionV0
@@ -51,7 +50,7 @@ async def handle_api_versions(context: RequestContext, request: Any) -> ApiVersi
     return ApiVersionsResponse(
         error_code=ErrorCode.none,
         api_keys=_api_keys(),
-        throttle_time=timedelta(0),
+        throttle_time=codec.NO_THROTTLE,
         supported_features=(
             SupportedFeatureKey(name="metadata.version", min_version=i16(7), max_version=i16(METADATA_VERSION)),
         ),

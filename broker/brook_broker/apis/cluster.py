@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.describe_cluster.v1.response import DescribeClusterBroker, DescribeClusterResponse
@@ -12,6 +11,7 @@ from kio.static.primitive import i8, i32
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.metadata import OPERATIONS_NOT_REQUESTED, brokers_for
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 
 BROKER_ENDPOINTS = 1
@@ -31,7 +31,7 @@ async def handle_describe_cluster(context: RequestContext, request: Any) -> Desc
     if endpoint_type != BROKER_ENDPOINTS:
         # Controllers are not reachable through a broker listener (Kafka answers the same).
         return DescribeClusterResponse(
-            throttle_time=timedelta(0),
+            throttle_time=codec.NO_THROTTLE,
             error_code=ErrorCode.unsupported_endpoint_type,
             error_message="The broker does not serve controller endpoints.",
             endpoint_type=i8(endpoint_type),
@@ -44,7 +44,7 @@ async def handle_describe_cluster(context: RequestContext, request: Any) -> Desc
         CLUSTER_AUTHORIZED_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
     )
     return DescribeClusterResponse(
-        throttle_time=timedelta(0),
+        throttle_time=codec.NO_THROTTLE,
         error_code=ErrorCode.none,
         error_message=None,
         endpoint_type=i8(BROKER_ENDPOINTS),

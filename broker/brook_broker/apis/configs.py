@@ -11,7 +11,6 @@ that does not override them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.alter_configs.v2.response import AlterConfigsResourceResponse, AlterConfigsResponse
@@ -29,6 +28,7 @@ from kio.static.primitive import i8
 
 from brook_broker.apis.context import BrokerServices, RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.config import describe
 from brook_broker.config.broker_definitions import BROKER_CONFIGS
 from brook_broker.config.configdef import ConfigError
@@ -38,7 +38,6 @@ from brook_broker.metadata.controller import ApiError
 from brook_broker.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from brook_broker.protocol.errors import ErrorCode
 
-_ZERO = timedelta(0)
 
 
 def topic_config_entries(services: BrokerServices, overrides: Mapping[str, str]) -> list[ConfigEntry]:
@@ -125,7 +124,7 @@ async def handle_describe_configs(context: RequestContext, request: Any) -> Desc
                 configs=tuple(_result_entry(e) for e in entries),
             )
         )
-    return DescribeConfigsResponse(throttle_time=_ZERO, results=tuple(results))
+    return DescribeConfigsResponse(throttle_time=codec.NO_THROTTLE, results=tuple(results))
 
 
 def _check_broker_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
@@ -185,7 +184,7 @@ async def handle_alter_configs(context: RequestContext, request: Any) -> AlterCo
                 resource_name=resource.resource_name,
             )
         )
-    return AlterConfigsResponse(throttle_time=_ZERO, responses=tuple(responses))
+    return AlterConfigsResponse(throttle_time=codec.NO_THROTTLE, responses=tuple(responses))
 
 
 @api(44, min_version=0, max_version=1)
@@ -216,4 +215,4 @@ async def handle_incremental_alter_configs(context: RequestContext, request: Any
                 resource_name=resource.resource_name,
             )
         )
-    return IncrementalAlterConfigsResponse(throttle_time=_ZERO, responses=tuple(responses))
+    return IncrementalAlterConfigsResponse(throttle_time=codec.NO_THROTTLE, responses=tuple(responses))

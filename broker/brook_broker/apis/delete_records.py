@@ -6,7 +6,6 @@ offset are deleted by the next retention pass, as in Kafka.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.delete_records.v2.response import (
@@ -19,6 +18,7 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import BrokerError, ErrorCode
 from brook_broker.protocol.types import TopicPartition
 
@@ -50,4 +50,4 @@ async def handle_delete_records(context: RequestContext, request: Any) -> Delete
                     )
                 )
         topics.append(DeleteRecordsTopicResult(name=TopicName(topic.name), partitions=tuple(results)))
-    return DeleteRecordsResponse(throttle_time=timedelta(0), topics=tuple(topics))
+    return DeleteRecordsResponse(throttle_time=codec.NO_THROTTLE, topics=tuple(topics))

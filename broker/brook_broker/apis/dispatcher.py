@@ -46,7 +46,7 @@ class Dispatcher:
     def __init__(self, services: BrokerServices) -> None:
         self.services = services
 
-    async def handle(self, frame: bytes | bytearray, *, listener: str, client_host: str) -> bytes | Chunks | None:
+    async def handle(self, frame: bytes | memoryview, *, listener: str, client_host: str) -> bytes | Chunks | None:
         try:
             api_key, api_version, correlation_id = codec.peek_header(frame)
         except BrokerError as exc:

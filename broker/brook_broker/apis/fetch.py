@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 from brook_broker.protocol.fetch_response import (
     FetchPartitionData,
@@ -98,14 +99,13 @@ def _read_all(replica_manager: ReplicaManager, wanted: list[_Wanted], max_bytes:
 @api(1, min_version=4, max_version=17)
 async def handle_fetch(context: RequestContext, request: Any) -> list[Any]:
     replica_manager = context.services.replica_manager
-    version = context.api_version
     session_id = getattr(request, "session_id", INVALID_SESSION_ID)
     topics, wanted = _requested(context, request)
     if session_id != INVALID_SESSION_ID:
         return _encode(context, topics, wanted, [], error_code=ErrorCode.fetch_session_id_not_found)
     max_bytes = request.max_bytes
     results = _read_all(replica_manager, wanted, max_bytes)
-    max_wait_ms = int(request.max_wait.total_seconds() * 1000)
+    max_wait_ms = codec.timedelta_ms(request.max_wait)
     min_bytes = request.min_bytes
     if max_wait_ms > 0 and sum(r.size for r in results) < min_bytes and not _has_errors(results):
         loop = asyncio.get_running_loop()
@@ -124,7 +124,6 @@ async def handle_fetch(context: RequestContext, request: Any) -> list[Any]:
             results = _read_all(replica_manager, wanted, max_bytes)
             if _has_errors(results):
                 break
-    del version
     return _encode(context, topics, wanted, results, error_code=ErrorCode.none)
 
 

@@ -8,7 +8,6 @@ here, so the log start offset), -5 latest tiered (v9+; nothing is tiered: -1).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.list_offsets.v9.response import (
@@ -21,6 +20,7 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import BrokerError, ErrorCode
 from brook_broker.protocol.types import TopicPartition
 from brook_broker.replication.partition import Partition
@@ -34,16 +34,20 @@ LATEST_TIERED = -5
 CONSUMER_REPLICA_ID = -1
 
 
+def _or_unknown(epoch: int | None) -> int:
+    return -1 if epoch is None else epoch
+
+
 def _lookup(partition: Partition, timestamp: int, *, consumer: bool) -> tuple[int, int, int]:
     """``(timestamp, offset, leader_epoch)`` for one partition, -1 where Kafka answers unknown."""
     log = partition.log
     cache = log.leader_epoch_cache
     if timestamp == LATEST:
         offset = partition.high_watermark if consumer else log.log_end_offset
-        return -1, offset, cache.latest_epoch if cache.latest_epoch is not None else -1
+        return -1, offset, _or_unknown(cache.latest_epoch)
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         offset = log.log_start_offset
-        return -1, offset, cache.epoch_for_offset(offset)
+        return -1, offset, _or_unknown(cache.epoch_for_offset(offset))
     if timestamp == LATEST_TIERED:
         return -1, -1, -1
     found = log.max_timestamp_and_offset() if timestamp == MAX_TIMESTAMP else log.fetch_offset_by_timestamp(timestamp)
@@ -85,4 +89,4 @@ async def handle_list_offsets(context: RequestContext, request: Any) -> ListOffs
                 )
             )
         topics.append(ListOffsetsTopicResponse(name=TopicName(topic.name), partitions=tuple(partitions)))
-    return ListOffsetsResponse(throttle_time=timedelta(0), topics=tuple(topics))
+    return ListOffsetsResponse(throttle_time=codec.NO_THROTTLE, topics=tuple(topics))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.describe_log_dirs.v4.response import (
@@ -17,6 +16,7 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 
 
@@ -55,4 +55,4 @@ async def handle_describe_log_dirs(context: RequestContext, request: Any) -> Des
                 usable_bytes=i64(usage.free),
             )
         )
-    return DescribeLogDirsResponse(throttle_time=timedelta(0), error_code=ErrorCode.none, results=tuple(results))
+    return DescribeLogDirsResponse(throttle_time=codec.NO_THROTTLE, error_code=ErrorCode.none, results=tuple(results))

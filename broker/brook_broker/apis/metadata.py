@@ -8,7 +8,6 @@ by id; v11 dropped cluster authorized operations (kio's classes handle the field
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.metadata.v12.response import (
@@ -22,6 +21,7 @@ from kio.static.primitive import i32
 
 from brook_broker.apis.context import BrokerServices, RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.metadata import topic_names
 from brook_broker.metadata.controller import NewTopic
 from brook_broker.metadata.image import TopicImage
@@ -120,7 +120,7 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
         if to_create:
             topics = _auto_create(services, topics, to_create, operations)
     return MetadataResponse(
-        throttle_time=timedelta(0),
+        throttle_time=codec.NO_THROTTLE,
         brokers=brokers_for(services, context.listener),
         cluster_id=services.cluster_id,
         controller_id=BrokerId(services.node_id),

@@ -6,7 +6,6 @@ Fetch v12 carried ``LastFetchedEpoch``. Answered from the partition's leader-epo
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.offset_for_leader_epoch.v4.response import (
@@ -19,6 +18,7 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import BrokerError, ErrorCode
 from brook_broker.protocol.types import TopicPartition
 
@@ -47,4 +47,4 @@ async def handle_offset_for_leader_epoch(context: RequestContext, request: Any) 
                 )
             )
         topics.append(OffsetForLeaderTopicResult(topic=TopicName(topic.topic), partitions=tuple(results)))
-    return OffsetForLeaderEpochResponse(throttle_time=timedelta(0), topics=tuple(topics))
+    return OffsetForLeaderEpochResponse(throttle_time=codec.NO_THROTTLE, topics=tuple(topics))

@@ -8,7 +8,6 @@ write (or the request timeout passes).
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from kio.schema.produce.v12.response import (
@@ -21,15 +20,11 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 from brook_broker.protocol.types import TopicPartition
 from brook_broker.replication.replica_manager import ProduceResult
 
-_ZERO = datetime.timedelta(0)
-
-
-def _timestamp(ms: int) -> datetime.datetime | None:
-    return None if ms < 0 else datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
 
 
 def _partition_response(index: int, result: ProduceResult) -> PartitionProduceResponse:
@@ -37,7 +32,7 @@ def _partition_response(index: int, result: ProduceResult) -> PartitionProduceRe
         index=i32(index),
         error_code=result.error_code,
         base_offset=i64(result.base_offset),
-        log_append_time=_timestamp(result.log_append_time_ms),
+        log_append_time=codec.timestamp_from_ms(result.log_append_time_ms),
         log_start_offset=i64(result.log_start_offset),
         record_errors=(),
         error_message=result.error_message,
@@ -65,7 +60,7 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
                 entries[tp] = data.records or b""
     results: dict[TopicPartition, ProduceResult] = dict(failed)
     if entries:
-        timeout_ms = int(request.timeout.total_seconds() * 1000)
+        timeout_ms = codec.timedelta_ms(request.timeout)
         results.update(
             await context.services.replica_manager.append_records(entries, required_acks=acks, timeout_ms=timeout_ms)
         )
@@ -78,5 +73,5 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
         responses=tuple(
             TopicProduceResponse(name=TopicName(name), partition_responses=tuple(parts)) for name, parts in by_topic.items()
         ),
-        throttle_time=_ZERO,
+        throttle_time=codec.NO_THROTTLE,
     )

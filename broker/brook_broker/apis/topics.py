@@ -7,7 +7,6 @@ that the Metadata auto-create path and these APIs cannot disagree.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from kio.schema.create_partitions.v3.response import CreatePartitionsResponse, CreatePartitionsTopicResult
@@ -23,10 +22,10 @@ from kio.static.primitive import i8, i16, i32
 from brook_broker.apis import configs as config_apis
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
+from brook_broker.protocol import codec
 from brook_broker.metadata.controller import NewTopic
 from brook_broker.protocol.errors import ErrorCode
 
-_ZERO = timedelta(0)
 
 
 @api(19, min_version=2, max_version=7)
@@ -72,7 +71,7 @@ async def handle_create_topics(context: RequestContext, request: Any) -> CreateT
                 configs=entries,
             )
         )
-    return CreateTopicsResponse(throttle_time=_ZERO, topics=tuple(out))
+    return CreateTopicsResponse(throttle_time=codec.NO_THROTTLE, topics=tuple(out))
 
 
 @api(20, min_version=1, max_version=6)
@@ -105,7 +104,7 @@ async def handle_delete_topics(context: RequestContext, request: Any) -> DeleteT
                 name=TopicName(name), topic_id=ids.get(name), error_code=error.code, error_message=error.message
             )
         )
-    return DeleteTopicsResponse(throttle_time=_ZERO, responses=tuple(out))
+    return DeleteTopicsResponse(throttle_time=codec.NO_THROTTLE, responses=tuple(out))
 
 
 @api(37, min_version=0, max_version=3)
@@ -120,4 +119,4 @@ async def handle_create_partitions(context: RequestContext, request: Any) -> Cre
         results.append(
             CreatePartitionsTopicResult(name=TopicName(topic.name), error_code=error.code, error_message=error.message)
         )
-    return CreatePartitionsResponse(throttle_time=_ZERO, results=tuple(results))
+    return CreatePartitionsResponse(throttle_time=codec.NO_THROTTLE, results=tuple(results))

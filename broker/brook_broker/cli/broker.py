@@ -54,13 +54,9 @@ def run_start(args: argparse.Namespace) -> int:
 
 def run_broker(config: BrokerConfig) -> int:
     """Run until a signal arrives; exit code 0 after a clean shutdown."""
-    try:
-        import uvloop
+    import uvloop
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency; this only guards odd platforms
-        runner = asyncio.run
-    return runner(_serve(config))
+    return uvloop.run(_serve(config))
 
 
 async def _serve(config: BrokerConfig) -> int:

@@ -21,20 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     broker.register(commands)
-    for module_name in ("topics", "produce", "consume"):
-        module = _optional_module(module_name)
-        if module is not None:
-            module.register(commands)
     return parser
-
-
-def _optional_module(name: str) -> object | None:
-    import importlib
-
-    try:
-        return importlib.import_module(f"brook_broker.cli.{name}")
-    except ModuleNotFoundError:
-        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

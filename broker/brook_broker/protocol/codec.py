@@ -11,6 +11,7 @@ This keeps version differences out of the handlers, which is where Kafka keeps t
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import io
 import struct
@@ -24,6 +25,7 @@ from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
 from kio.schema.response_header.v0.header import ResponseHeader as ResponseHeaderV0
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
+from kio.static.primitive import TZAware, i32Timedelta
 
 from brook_broker.protocol.errors import InvalidRequestError, UnsupportedVersionError
 from brook_broker.protocol.request_guard import check_request
@@ -200,3 +202,23 @@ def adapt(value: Any, target: type[T]) -> T:
         field_value = getattr(value, plan.name)
         kwargs[plan.name] = field_value if plan.convert is None else plan.convert(field_value)
     return target(**kwargs)
+
+
+# --- kio's typed values -----------------------------------------------------------------
+
+#: ``throttle_time_ms = 0``: Brook has no quotas yet, so no response is ever throttled.
+NO_THROTTLE: i32Timedelta = i32Timedelta.parse(datetime.timedelta(0))
+
+
+def timestamp_from_ms(ms: int) -> TZAware | None:
+    """A Kafka millisecond timestamp as kio's TZAware; -1 (no timestamp) is ``None``."""
+    if ms < 0:
+        return None
+    return TZAware.parse(datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC))
+
+
+def timedelta_ms(value: datetime.timedelta) -> int:
+    return int(value / _MILLISECOND)
+
+
+_MILLISECOND = datetime.timedelta(milliseconds=1)

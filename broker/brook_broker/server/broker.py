@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,11 @@ CHECKPOINT_INTERVAL_S = 5.0
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _default_host() -> str:
+    """Kafka advertises the canonical host name when a listener has no host."""
+    return socket.getfqdn()
 
 
 def _cluster_id(config: BrokerConfig) -> str:
@@ -114,7 +120,7 @@ class BrokerServer:
                 log_manager.delete_log(tp)
         controller.add_listener(replica_manager.apply_delta)
         endpoints = {
-            listener.name: Endpoint(listener.name, listener.host, listener.port)
+            listener.name: Endpoint(listener.name, listener.host or _default_host(), listener.port)
             for listener in config.effective_advertised_listeners
         }
         return BrokerServices(

@@ -67,7 +67,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._end = 0  # end of received bytes in scratch
         self._frame: bytearray | None = None  # a large frame being filled directly
         self._frame_filled = 0
-        self._queue: collections.deque[bytes | bytearray] = collections.deque()
+        self._queue: collections.deque[bytes | memoryview] = collections.deque()
         self._wakeup: asyncio.Event = asyncio.Event()
         self._writable: asyncio.Event = asyncio.Event()
         self._writable.set()
@@ -115,7 +115,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self._frame is not None:
             self._frame_filled += nbytes
             if self._frame_filled == len(self._frame):
-                self._enqueue(self._frame)
+                # kio reads only immutable buffers; a read-only view costs no copy.
+                self._enqueue(memoryview(self._frame).toreadonly())
                 self._frame = None
             return
         self._end += nbytes
@@ -164,7 +165,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         elif self._start > len(scratch) // 2:
             self._compact()
 
-    def _enqueue(self, frame: bytes | bytearray) -> None:
+    def _enqueue(self, frame: bytes | memoryview) -> None:
         self._queue.append(frame)
         self._wakeup.set()
         if len(self._queue) >= _MAX_QUEUED and not self._reading_paused and self._transport is not None:
