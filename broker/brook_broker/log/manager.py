@@ -284,9 +284,14 @@ class LogManager:
         return sum(log.remove_expired_producers(now) for log in self.all_logs())
 
     def checkpoint(self) -> None:
-        """Write the recovery points, log start offsets and high watermarks of every directory."""
+        """Write the recovery points, log start offsets and high watermarks of every directory.
+
+        Like `flush_dirty_logs`, safe to run in a worker thread (it fsyncs each file).
+        """
+        # A copy first: the event loop may create or delete logs while this runs in a thread.
+        every_log = dict(self._logs)
         for log_dir in self.log_dirs:
-            logs = {tp: log for tp, log in self._logs.items() if log.dir.parent == log_dir}
+            logs = {tp: log for tp, log in every_log.items() if log.dir.parent == log_dir}
             checkpoint.write_offset_checkpoint(
                 log_dir / checkpoint.RECOVERY_POINT_CHECKPOINT,
                 {tp: log.recovery_point for tp, log in logs.items()},

@@ -1,10 +1,10 @@
 """`LogSegment`: one ``<base offset>.log`` file with its ``.index`` and ``.timeindex`` (Kafka's LogSegment).
 
-`LocalLog` keeps a list of segments and appends only to the last (active) one; it decides
-when to roll with `should_roll`. A segment takes batches whose offsets are already assigned
-and never parses records: timestamps and offsets come from batch headers. The one exception
-is the timestamp search, which reads records of a single batch through
-`protocol.record_reader` to find the exact record.
+`LocalLog` keeps a partition's segments and appends only to the last (active) one;
+`UnifiedLog` asks `should_roll` before each append. A segment takes batches whose offsets are
+already assigned and never parses records: timestamps and offsets come from batch headers.
+The one exception is the timestamp search, which decodes the records of the single batch it
+narrowed the search to (`offset_lookup.first_record_at_or_after`).
 
 Deleting a segment renames its files to ``*.deleted`` and keeps the descriptors open: a
 fetch may still be sending from them. `close_handlers` and `delete_files` run later, after
