@@ -6,7 +6,7 @@ Import as `harness` (tests/ is put on sys.path by tests/conftest.py). Entry poin
 """
 
 from harness.dist import KafkaDist, KafkaDistError, ensure_kafka_dist, kafka_version
-from harness.jvm import KAFKA_TOOLS, run_kafka_tool
+from harness.jvm import FAST_START_JVM_OPTS, KAFKA_STOCK_JVM_OPTS, KAFKA_TOOLS, run_kafka_tool
 from harness.kafka import (
     KafkaCluster,
     KafkaNode,
@@ -17,6 +17,8 @@ from harness.kafka import (
 )
 
 __all__ = [
+    "FAST_START_JVM_OPTS",
+    "KAFKA_STOCK_JVM_OPTS",
     "KAFKA_TOOLS",
     "KafkaCluster",
     "KafkaDist",

@@ -5,6 +5,9 @@ fixtures should carry `@pytest.mark.kafka_ref`, so `-m "not kafka_ref"` skips ev
 "Session" means per pytest-xdist worker: each worker that runs such a test starts its own JVMs, so
 put the tests that share a fixture in one `xdist_group` (the suite runs with `--dist loadgroup`).
 
+The fixtures run Kafka with a C1-only JIT (`FAST_START_JVM_OPTS`) for quick start-up; benchmarks
+call `start_kafka()` with its default, Kafka's stock JVM flags.
+
 When `java` or `mvn` is missing the fixtures skip (with the reason), unless BROOK_KAFKA_REF_REQUIRED=1
 (set it in CI) turns that into an error. A start-up failure is always an error, never a skip.
 """
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.jvm import FAST_START_JVM_OPTS
 from harness.kafka import KafkaCluster, KafkaServer, start_kafka, start_kafka_cluster
 
 MARKER = "kafka_ref"
@@ -48,7 +52,8 @@ def kafka_ref(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]
     """
     _require_java_and_maven()
     # tmp_path_factory keeps the last runs' directories (logs!) and cleans up older ones itself.
-    server = start_kafka(work_dir=tmp_path_factory.mktemp("kafka-ref"))
+    # C1-only JIT: starts in about half the time; these fixtures are for behaviour, not speed.
+    server = start_kafka(work_dir=tmp_path_factory.mktemp("kafka-ref"), jvm_opts=FAST_START_JVM_OPTS)
     try:
         yield server
     finally:
@@ -63,7 +68,9 @@ def kafka_ref_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafk
     next test gets a full cluster; `kafka_ref_cluster.wait_ready()` waits for all three.
     """
     _require_java_and_maven()
-    cluster = start_kafka_cluster(nodes=3, work_dir=tmp_path_factory.mktemp("kafka-ref-cluster"))
+    cluster = start_kafka_cluster(
+        nodes=3, work_dir=tmp_path_factory.mktemp("kafka-ref-cluster"), jvm_opts=FAST_START_JVM_OPTS
+    )
     try:
         yield cluster
     finally:

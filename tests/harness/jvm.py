@@ -37,6 +37,11 @@ KAFKA_STOCK_JVM_OPTS: tuple[str, ...] = (
     "-XX:MaxInlineLevel=15",
 )
 
+# For brokers in functional tests: C1-only JIT. On a loaded 2-core machine a 3-node cluster is ready
+# in about half the time of the stock flags (measured: ~7.5 s vs ~14 s); throughput is lower, so
+# benchmarks must keep KAFKA_STOCK_JVM_OPTS (start_kafka's default).
+FAST_START_JVM_OPTS: tuple[str, ...] = ("-XX:+UseG1GC", "-XX:TieredStopAtLevel=1")
+
 # Short-lived admin tools (TopicCommand, ConfigCommand, ...): a C1-only JIT and the serial GC start
 # faster and use less CPU, which matters on 2-core machines running tests in parallel.
 QUICK_START_JVM_OPTS: tuple[str, ...] = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")

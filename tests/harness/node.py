@@ -34,7 +34,7 @@ class KafkaStartError(RuntimeError):
 
 
 class PortInUseError(KafkaStartError):
-    pass
+    """Another process took a port between our pick and the JVM's bind; the caller retries."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -95,7 +95,8 @@ def server_properties(
 
 
 def render_properties(props: Mapping[str, str]) -> str:
-    return "".join(f"{key}={value}\n" for key, value in props.items())
+    # java.util.Properties reads a backslash as an escape character, so a literal one is doubled.
+    return "".join(f"{key}={value}".replace("\\", "\\\\") + "\n" for key, value in props.items())
 
 
 class _ProcessRegistry:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
-from harness import KafkaCluster, KafkaServer, run_kafka_tool
+from harness import KafkaCluster, KafkaServer, run_kafka_tool, start_kafka
+from harness.jvm import FAST_START_JVM_OPTS
 from harness.wire import api_versions, cluster_info
 
 T = TypeVar("T")
@@ -296,3 +298,13 @@ def test_perf_and_config_tools_run(kafka_ref: KafkaServer) -> None:
     )
     assert configs.returncode == 0, configs.stderr
     assert f"Dynamic configs for topic {topic}" in configs.stdout
+
+
+@single_node
+def test_static_quorum_single_node(tmp_path: Path) -> None:
+    """The Kafka 3.x-style `controller.quorum.voters` set-up, formatted without --standalone."""
+    with start_kafka(work_dir=tmp_path, quorum="static", jvm_opts=FAST_START_JVM_OPTS) as kafka:
+        assert "controller.quorum.voters" in kafka.node.properties
+        info = cluster_info(kafka.node.host, kafka.port)
+        assert [b.node_id for b in info.brokers] == [1]
+    assert kafka.pid is None
