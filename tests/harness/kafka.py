@@ -38,6 +38,7 @@ from harness.node import (
     random_kafka_uuid,
     server_properties,
 )
+from harness.wire import WireError, describe_quorum
 
 __all__ = [
     "KafkaCluster",
@@ -178,10 +179,16 @@ class KafkaCluster(_Owned):
         raise KeyError(node_id)
 
     def controller_id(self) -> int | None:
-        """The active controller as a running node reports it (-1/None while an election runs)."""
+        """The active controller (KRaft quorum leader) as a running node reports it; None meanwhile."""
         for node in self.nodes:
-            if node.is_running() and (info := node.probe()) is not None and info.controller_id >= 0:
-                return info.controller_id
+            if not node.is_running():
+                continue
+            try:
+                leader = describe_quorum(HOST, node.port, timeout=2.0).leader_id
+            except (OSError, WireError):
+                continue
+            if leader >= 0:
+                return leader
         return None
 
     def wait_ready(self, *, timeout: float = START_TIMEOUT_S) -> None:

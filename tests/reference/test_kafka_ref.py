@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 from harness import KafkaCluster, KafkaServer, run_kafka_tool, start_kafka
 from harness.jvm import FAST_START_JVM_OPTS
-from harness.wire import api_versions, cluster_info
+from harness.wire import api_versions, cluster_info, describe_quorum
 
 T = TypeVar("T")
 
@@ -230,6 +230,8 @@ def test_cluster_has_three_live_brokers(kafka_ref_cluster: KafkaCluster) -> None
         info = cluster_info(node.host, node.port)
         assert sorted(b.node_id for b in info.brokers) == [1, 2, 3]
         assert info.controller_id in (1, 2, 3)
+        # Every node, brokers included, agrees on the quorum leader (DescribeQuorum is forwarded).
+        assert describe_quorum(node.host, node.port).leader_id == kafka_ref_cluster.controller_id()
 
 
 @three_nodes
