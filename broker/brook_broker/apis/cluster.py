@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kio.schema.describe_cluster.v1.response import DescribeClusterBroker, DescribeClusterResponse
+from kio.schema.describe_cluster.v2.response import DescribeClusterBroker, DescribeClusterResponse
 from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32
 
@@ -20,12 +20,12 @@ _CLUSTER_OPERATIONS = (4, 5, 7, 8, 9, 10, 11, 12)  # WRITE CREATE ALTER DESCRIBE
 CLUSTER_AUTHORIZED_OPERATIONS = sum(1 << op for op in _CLUSTER_OPERATIONS)
 
 
-@api(60, min_version=0, max_version=1)
+@api(60, min_version=0, max_version=2)
 async def handle_describe_cluster(context: RequestContext, request: Any) -> DescribeClusterResponse:
     services = context.services
     endpoint_type = getattr(request, "endpoint_type", BROKER_ENDPOINTS)
     brokers = tuple(
-        DescribeClusterBroker(broker_id=b.node_id, host=b.host, port=b.port, rack=b.rack)
+        DescribeClusterBroker(broker_id=b.node_id, host=b.host, port=b.port, rack=b.rack, is_fenced=False)
         for b in brokers_for(services, context.listener)
     )
     if endpoint_type != BROKER_ENDPOINTS:

@@ -96,7 +96,7 @@ def _read_all(replica_manager: ReplicaManager, wanted: list[_Wanted], max_bytes:
     return results
 
 
-@api(1, min_version=4, max_version=17)
+@api(1, min_version=4, max_version=18)
 async def handle_fetch(context: RequestContext, request: Any) -> list[Any]:
     replica_manager = context.services.replica_manager
     session_id = getattr(request, "session_id", INVALID_SESSION_ID)

@@ -3,14 +3,15 @@
 Special timestamps (Kafka's ``ListOffsetsRequest``): -1 latest (the high watermark for
 consumers: what they can read), -2 earliest (log start offset), -3 the record with the
 largest timestamp (KIP-734, v7+), -4 earliest local (KIP-405, v8+; every segment is local
-here, so the log start offset), -5 latest tiered (v9+; nothing is tiered: -1).
+here, so the log start offset), -5 latest tiered (v9+; nothing is tiered: -1). v10 adds a
+timeout for remote-storage reads, which never happen here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kio.schema.list_offsets.v9.response import (
+from kio.schema.list_offsets.v10.response import (
     ListOffsetsPartitionResponse,
     ListOffsetsResponse,
     ListOffsetsTopicResponse,
@@ -56,7 +57,7 @@ def _lookup(partition: Partition, timestamp: int, *, consumer: bool) -> tuple[in
     return found.timestamp, found.offset, found.leader_epoch
 
 
-@api(2, min_version=1, max_version=9)
+@api(2, min_version=1, max_version=10)
 async def handle_list_offsets(context: RequestContext, request: Any) -> ListOffsetsResponse:
     replica_manager = context.services.replica_manager
     consumer = request.replica_id == CONSUMER_REPLICA_ID

@@ -2,7 +2,8 @@
 
 Version notes: v0 treats an empty topic list as "all topics" (v1+ uses null for that);
 ``allow_auto_topic_creation`` exists from v4 and is implied before; v10+ may name topics
-by id; v11 dropped cluster authorized operations (kio's classes handle the field sets).
+by id; v11 dropped cluster authorized operations, v13 added a top-level error code (kio's classes
+handle the field sets).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from kio.schema.metadata.v12.response import (
+from kio.schema.metadata.v13.response import (
     MetadataResponse,
     MetadataResponseBroker,
     MetadataResponsePartition,
@@ -79,7 +80,7 @@ def _error_topic(name: str | None, topic_id: uuid.UUID | None, code: ErrorCode) 
     )
 
 
-@api(3, min_version=0, max_version=12)
+@api(3, min_version=0, max_version=13)
 async def handle_metadata(context: RequestContext, request: Any) -> MetadataResponse:
     services = context.services
     image = services.image
@@ -125,6 +126,7 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
         cluster_id=services.cluster_id,
         controller_id=BrokerId(services.node_id),
         topics=tuple(topics),
+        error_code=ErrorCode.none,
     )
 
 
