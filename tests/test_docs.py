@@ -9,7 +9,7 @@ from brook_broker.apis.dispatcher import Dispatcher  # noqa: F401 - registers ev
 from brook_broker.apis.registry import REGISTRY
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-_ROW = re.compile(r"^\| (\d+) \| (\w+) \| (\d+)–(\d+) \|", re.MULTILINE)
+_ROW = re.compile(r"^\| (\d+) \| (\w+) \| (\d+)–(\d+) \|", re.MULTILINE)  # noqa: RUF001 - the docs' en dash
 
 
 def test_compatibility_table_matches_the_registry() -> None:

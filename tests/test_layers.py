@@ -51,9 +51,7 @@ def test_every_package_has_a_layer() -> None:
     assert packages <= set(RANK), f"packages without a layer: {sorted(packages - set(RANK))}"
 
 
-@pytest.mark.parametrize(
-    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
-)
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_respect_layers(path: Path) -> None:
     own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
     if own in ENTRY_POINTS:

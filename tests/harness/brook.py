@@ -69,7 +69,7 @@ class BrookProcess:
     def start(self) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.proc = subprocess.Popen(
             with_parent_death_signal(self.command()),
             stdout=log,
             stderr=subprocess.PIPE,

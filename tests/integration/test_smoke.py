@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-
 from harness.brook import BrookProcess
 
 
@@ -12,7 +11,9 @@ def test_produce_and_consume_with_librdkafka(shared_brook: BrookProcess, unique_
     for i in range(10):
         producer.produce(unique_topic, key=b"k", value=f"v{i}".encode())
     assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": shared_brook.bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": shared_brook.bootstrap, "group.id": "unused", "enable.auto.commit": False}
+    )
     consumer.assign([TopicPartition(unique_topic, 0, 0)])
     values = []
     while len(values) < 10:

@@ -13,7 +13,6 @@ from kio.schema.api_versions.v4.response import (
     FinalizedFeatureKey,
     SupportedFeatureKey,
 )
-
 from kio.static.primitive import i16, i64
 
 from brook_broker.apis.context import RequestContext
@@ -30,7 +29,9 @@ METADATA_VERSION = 25
 @functools.cache
 def _api_keys() -> tuple[ApiVersion, ...]:
     return tuple(
-        ApiVersion(api_key=i16(spec.key), min_version=i16(spec.min_version), max_version=i16(spec.max_version))
+        ApiVersion(
+            api_key=i16(spec.key), min_version=i16(spec.min_version), max_version=i16(spec.max_version)
+        )
         for spec in sorted(REGISTRY.values(), key=lambda s: s.key)
     )
 
@@ -52,7 +53,9 @@ async def handle_api_versions(context: RequestContext, request: Any) -> ApiVersi
         api_keys=_api_keys(),
         throttle_time=codec.NO_THROTTLE,
         supported_features=(
-            SupportedFeatureKey(name="metadata.version", min_version=i16(7), max_version=i16(METADATA_VERSION)),
+            SupportedFeatureKey(
+                name="metadata.version", min_version=i16(7), max_version=i16(METADATA_VERSION)
+            ),
         ),
         finalized_features_epoch=i64(max(context.services.image.offset, 0)),
         finalized_features=(

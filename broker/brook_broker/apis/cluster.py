@@ -16,7 +16,16 @@ from brook_broker.protocol.errors import ErrorCode
 
 BROKER_ENDPOINTS = 1
 #: Kafka's ClusterAuthorizedOperations with no authorizer: everything on the cluster resource.
-_CLUSTER_OPERATIONS = (4, 5, 7, 8, 9, 10, 11, 12)  # WRITE CREATE ALTER DESCRIBE CLUSTER_ACTION .. IDEMPOTENT_WRITE
+_CLUSTER_OPERATIONS = (
+    4,
+    5,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+)  # WRITE CREATE ALTER DESCRIBE CLUSTER_ACTION .. IDEMPOTENT_WRITE
 CLUSTER_AUTHORIZED_OPERATIONS = sum(1 << op for op in _CLUSTER_OPERATIONS)
 
 
@@ -41,7 +50,9 @@ async def handle_describe_cluster(context: RequestContext, request: Any) -> Desc
             cluster_authorized_operations=i32(OPERATIONS_NOT_REQUESTED),
         )
     operations = (
-        CLUSTER_AUTHORIZED_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
+        CLUSTER_AUTHORIZED_OPERATIONS
+        if request.include_cluster_authorized_operations
+        else OPERATIONS_NOT_REQUESTED
     )
     return DescribeClusterResponse(
         throttle_time=codec.NO_THROTTLE,

@@ -28,7 +28,6 @@ from kio.static.primitive import i8
 
 from brook_broker.apis.context import BrokerServices, RequestContext
 from brook_broker.apis.registry import api
-from brook_broker.protocol import codec
 from brook_broker.config import describe
 from brook_broker.config.broker_definitions import BROKER_CONFIGS
 from brook_broker.config.configdef import ConfigError
@@ -36,8 +35,8 @@ from brook_broker.config.describe import ConfigEntry
 from brook_broker.config.topic import AlterConfigOp, AlterOp, incremental_alter
 from brook_broker.metadata.controller import ApiError
 from brook_broker.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
-
 
 
 def topic_config_entries(services: BrokerServices, overrides: Mapping[str, str]) -> list[ConfigEntry]:
@@ -57,7 +56,9 @@ def _entries_for(
     wanted = set(names) if names else None
     if resource_type == TOPIC_RESOURCE:
         if services.image.topic(resource_name) is None:
-            return ApiError(ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist."), []
+            return ApiError(
+                ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist."
+            ), []
         entries = services.topic_configs().describe(
             services.image.topic_configs(resource_name),
             names=wanted,
@@ -69,14 +70,22 @@ def _entries_for(
         layers = services.config_layers()
         if resource_name == "":
             return ApiError(ErrorCode.none), describe.describe_cluster_default_configs(
-                layers=layers, names=wanted, include_synonyms=include_synonyms, include_documentation=include_documentation
+                layers=layers,
+                names=wanted,
+                include_synonyms=include_synonyms,
+                include_documentation=include_documentation,
             )
         if resource_name != str(services.node_id):
             return _unexpected_broker(services, resource_name), []
         return ApiError(ErrorCode.none), describe.describe_broker_configs(
-            layers=layers, names=wanted, include_synonyms=include_synonyms, include_documentation=include_documentation
+            layers=layers,
+            names=wanted,
+            include_synonyms=include_synonyms,
+            include_documentation=include_documentation,
         )
-    return ApiError(ErrorCode.invalid_request, f"Brook does not support config resource type {resource_type}."), []
+    return ApiError(
+        ErrorCode.invalid_request, f"Brook does not support config resource type {resource_type}."
+    ), []
 
 
 def _unexpected_broker(services: BrokerServices, resource_name: str) -> ApiError:
@@ -94,7 +103,8 @@ def _result_entry(entry: ConfigEntry) -> DescribeConfigsResourceResult:
         config_source=i8(int(entry.source)),
         is_sensitive=entry.is_sensitive,
         synonyms=tuple(
-            DescribeConfigsSynonym(name=s.name, value=s.value, source=i8(int(s.source))) for s in entry.synonyms
+            DescribeConfigsSynonym(name=s.name, value=s.value, source=i8(int(s.source)))
+            for s in entry.synonyms
         ),
         config_type=i8(entry.config_type_id),
         documentation=entry.documentation,
@@ -137,7 +147,9 @@ def _check_broker_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
         if not key.dynamic:
             raise ConfigError(f"Cannot update these configs dynamically: Set({name})")
         if value is None:
-            raise ConfigError(f"Null value not supported for : {name}", error_code=int(ErrorCode.invalid_request))
+            raise ConfigError(
+                f"Null value not supported for : {name}", error_code=int(ErrorCode.invalid_request)
+            )
         key.validate(key.parse(value))
         checked[name] = value
     return checked
@@ -162,7 +174,9 @@ def _alter(
         except ConfigError as exc:
             return ApiError(ErrorCode(exc.error_code), str(exc))
         return controller.set_broker_configs(resource_name, checked, validate_only=validate_only)
-    return ApiError(ErrorCode.invalid_request, f"Brook does not support altering config resource type {resource_type}.")
+    return ApiError(
+        ErrorCode.invalid_request, f"Brook does not support altering config resource type {resource_type}."
+    )
 
 
 @api(33, min_version=0, max_version=2)
@@ -188,7 +202,9 @@ async def handle_alter_configs(context: RequestContext, request: Any) -> AlterCo
 
 
 @api(44, min_version=0, max_version=1)
-async def handle_incremental_alter_configs(context: RequestContext, request: Any) -> IncrementalAlterConfigsResponse:
+async def handle_incremental_alter_configs(
+    context: RequestContext, request: Any
+) -> IncrementalAlterConfigsResponse:
     services = context.services
     responses = []
     for resource in request.resources:

@@ -46,7 +46,9 @@ async def handle_delete_records(context: RequestContext, request: Any) -> Delete
             except BrokerError as exc:
                 results.append(
                     DeleteRecordsPartitionResult(
-                        partition_index=i32(item.partition_index), low_watermark=i64(-1), error_code=exc.error_code
+                        partition_index=i32(item.partition_index),
+                        low_watermark=i64(-1),
+                        error_code=exc.error_code,
                     )
                 )
         topics.append(DeleteRecordsTopicResult(name=TopicName(topic.name), partitions=tuple(results)))

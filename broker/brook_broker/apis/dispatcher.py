@@ -46,7 +46,9 @@ class Dispatcher:
     def __init__(self, services: BrokerServices) -> None:
         self.services = services
 
-    async def handle(self, frame: bytes | memoryview, *, listener: str, client_host: str) -> bytes | Chunks | None:
+    async def handle(
+        self, frame: bytes | memoryview, *, listener: str, client_host: str
+    ) -> bytes | Chunks | None:
         try:
             api_key, api_version, correlation_id = codec.peek_header(frame)
         except BrokerError as exc:
@@ -57,14 +59,15 @@ class Dispatcher:
         if not spec.min_version <= api_version <= spec.max_version:
             if api_key == api_versions.API_KEY:
                 return api_versions.unsupported_version_response(correlation_id)
-            raise CloseConnection(
-                f"unsupported {spec.name} version {api_version} (supported: {spec.min_version}-{spec.max_version})"
-            )
+            supported = f"{spec.min_version}-{spec.max_version}"
+            raise CloseConnection(f"unsupported {spec.name} version {api_version} (supported: {supported})")
         try:
             header, body = codec.decode_request(frame)
         except BrokerError as exc:
             raise CloseConnection(f"cannot parse {spec.name} v{api_version}: {exc}") from None
-        context = RequestContext(header=header, services=self.services, listener=listener, client_host=client_host)
+        context = RequestContext(
+            header=header, services=self.services, listener=listener, client_host=client_host
+        )
         result = await spec.handler(context, body)
         if result is None or isinstance(result, list):
             return result

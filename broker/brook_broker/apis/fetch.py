@@ -44,7 +44,9 @@ class _Wanted(NamedTuple):
     last_fetched_epoch: int
 
 
-def _requested(context: RequestContext, request: Any) -> tuple[list[tuple[str | None, uuid.UUID | None]], list[_Wanted]]:
+def _requested(
+    context: RequestContext, request: Any
+) -> tuple[list[tuple[str | None, uuid.UUID | None]], list[_Wanted]]:
     image = context.services.image
     by_id = context.api_version >= 13
     topics: list[tuple[str | None, uuid.UUID | None]] = []
@@ -57,18 +59,18 @@ def _requested(context: RequestContext, request: Any) -> tuple[list[tuple[str | 
         else:
             name = topic.topic
             topics.append((name, None))
-        for p in topic.partitions:
-            wanted.append(
-                _Wanted(
-                    topic_index=index,
-                    tp=TopicPartition(name, p.partition) if name is not None else None,
-                    partition=p.partition,
-                    fetch_offset=p.fetch_offset,
-                    partition_max_bytes=p.partition_max_bytes,
-                    current_leader_epoch=getattr(p, "current_leader_epoch", -1),
-                    last_fetched_epoch=getattr(p, "last_fetched_epoch", -1),
-                )
+        wanted.extend(
+            _Wanted(
+                topic_index=index,
+                tp=TopicPartition(name, p.partition) if name is not None else None,
+                partition=p.partition,
+                fetch_offset=p.fetch_offset,
+                partition_max_bytes=p.partition_max_bytes,
+                current_leader_epoch=getattr(p, "current_leader_epoch", -1),
+                last_fetched_epoch=getattr(p, "last_fetched_epoch", -1),
             )
+            for p in topic.partitions
+        )
     return topics, wanted
 
 

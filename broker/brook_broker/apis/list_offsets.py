@@ -51,7 +51,11 @@ def _lookup(partition: Partition, timestamp: int, *, consumer: bool) -> tuple[in
         return -1, offset, _or_unknown(cache.epoch_for_offset(offset))
     if timestamp == LATEST_TIERED:
         return -1, -1, -1
-    found = log.max_timestamp_and_offset() if timestamp == MAX_TIMESTAMP else log.fetch_offset_by_timestamp(timestamp)
+    found = (
+        log.max_timestamp_and_offset()
+        if timestamp == MAX_TIMESTAMP
+        else log.fetch_offset_by_timestamp(timestamp)
+    )
     if found is None or (consumer and found.offset >= partition.high_watermark):
         return -1, -1, -1
     return found.timestamp, found.offset, found.leader_epoch
@@ -70,7 +74,9 @@ async def handle_list_offsets(context: RequestContext, request: Any) -> ListOffs
             response_kwargs: dict[str, Any] = {"partition_index": i32(item.partition_index)}
             if tp in seen:
                 # Kafka refuses the same partition twice in one request.
-                partitions.append(ListOffsetsPartitionResponse(error_code=ErrorCode.invalid_request, **response_kwargs))
+                partitions.append(
+                    ListOffsetsPartitionResponse(error_code=ErrorCode.invalid_request, **response_kwargs)
+                )
                 continue
             seen.add(tp)
             try:

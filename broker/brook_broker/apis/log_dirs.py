@@ -27,7 +27,9 @@ async def handle_describe_log_dirs(context: RequestContext, request: Any) -> Des
         None if request.topics is None else {t.topic: set(t.partitions) for t in request.topics}
     )
     # Group partitions by the directory their log lives in.
-    by_dir: dict[str, dict[str, list[DescribeLogDirsPartition]]] = {str(d): {} for d in services.config.log_dirs}
+    by_dir: dict[str, dict[str, list[DescribeLogDirsPartition]]] = {
+        str(d): {} for d in services.config.log_dirs
+    }
     for tp, partition in sorted(services.replica_manager.partitions.items()):
         if wanted is not None and tp.partition not in wanted.get(tp.topic, ()):
             continue
@@ -55,4 +57,6 @@ async def handle_describe_log_dirs(context: RequestContext, request: Any) -> Des
                 usable_bytes=i64(usage.free),
             )
         )
-    return DescribeLogDirsResponse(throttle_time=codec.NO_THROTTLE, error_code=ErrorCode.none, results=tuple(results))
+    return DescribeLogDirsResponse(
+        throttle_time=codec.NO_THROTTLE, error_code=ErrorCode.none, results=tuple(results)
+    )

@@ -22,14 +22,23 @@ from kio.static.primitive import i32
 
 from brook_broker.apis.context import BrokerServices, RequestContext
 from brook_broker.apis.registry import api
-from brook_broker.protocol import codec
 from brook_broker.metadata import topic_names
 from brook_broker.metadata.controller import NewTopic
 from brook_broker.metadata.image import TopicImage
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 
 #: Kafka's AclOperation ids a topic reports when asked (no authorizer: everything allowed).
-_TOPIC_OPERATIONS = (3, 4, 5, 6, 7, 8, 10, 11)  # READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE/ALTER_CONFIGS
+_TOPIC_OPERATIONS = (
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    10,
+    11,
+)  # READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE/ALTER_CONFIGS
 TOPIC_AUTHORIZED_OPERATIONS = sum(1 << op for op in _TOPIC_OPERATIONS)
 #: "Not requested" marker for authorized-operations fields.
 OPERATIONS_NOT_REQUESTED = -(2**31)
@@ -39,7 +48,10 @@ def brokers_for(services: BrokerServices, listener: str) -> tuple[MetadataRespon
     endpoint = services.endpoints.get(listener) or next(iter(services.endpoints.values()))
     return (
         MetadataResponseBroker(
-            node_id=BrokerId(services.node_id), host=endpoint.host, port=i32(endpoint.port), rack=services.rack
+            node_id=BrokerId(services.node_id),
+            host=endpoint.host,
+            port=i32(endpoint.port),
+            rack=services.rack,
         ),
     )
 
@@ -94,7 +106,9 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
     if requested is None or (version == 0 and not requested):
         topics = [_topic_response(t, authorized_operations=operations) for t in image.topics_by_name.values()]
     else:
-        allow_auto_create = getattr(request, "allow_auto_topic_creation", True) and services.config.auto_create_topics_enable
+        allow_auto_create = (
+            getattr(request, "allow_auto_topic_creation", True) and services.config.auto_create_topics_enable
+        )
         topics = []
         to_create: list[str] = []
         for item in requested:
@@ -115,7 +129,9 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
                 topics.append(_error_topic(name, None, ErrorCode.invalid_topic_exception))
             elif allow_auto_create and not topic_names.is_internal(name):
                 to_create.append(name)
-                topics.append(_error_topic(name, None, ErrorCode.unknown_topic_or_partition))  # replaced below
+                topics.append(
+                    _error_topic(name, None, ErrorCode.unknown_topic_or_partition)
+                )  # replaced below
             else:
                 topics.append(_error_topic(name, None, ErrorCode.unknown_topic_or_partition))
         if to_create:
@@ -136,7 +152,9 @@ def _auto_create(
     """Create missing topics with the broker defaults (auto.create.topics.enable)."""
     results = {
         result.name: result
-        for result in services.controller.create_topics([NewTopic(name=n) for n in names], validate_only=False)
+        for result in services.controller.create_topics(
+            [NewTopic(name=n) for n in names], validate_only=False
+        )
     }
     out = []
     for topic in topics:

@@ -24,7 +24,9 @@ from brook_broker.protocol.types import TopicPartition
 
 
 @api(23, min_version=2, max_version=4)
-async def handle_offset_for_leader_epoch(context: RequestContext, request: Any) -> OffsetForLeaderEpochResponse:
+async def handle_offset_for_leader_epoch(
+    context: RequestContext, request: Any
+) -> OffsetForLeaderEpochResponse:
     replica_manager = context.services.replica_manager
     topics = []
     for topic in request.topics:

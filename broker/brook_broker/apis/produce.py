@@ -26,7 +26,6 @@ from brook_broker.protocol.types import TopicPartition
 from brook_broker.replication.replica_manager import ProduceResult
 
 
-
 def _partition_response(index: int, result: ProduceResult) -> PartitionProduceResponse:
     return PartitionProduceResponse(
         index=i32(index),
@@ -62,7 +61,9 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
     if entries:
         timeout_ms = codec.timedelta_ms(request.timeout)
         results.update(
-            await context.services.replica_manager.append_records(entries, required_acks=acks, timeout_ms=timeout_ms)
+            await context.services.replica_manager.append_records(
+                entries, required_acks=acks, timeout_ms=timeout_ms
+            )
         )
     if acks == 0:
         return None
@@ -71,7 +72,8 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
         by_topic.setdefault(tp.topic, []).append(_partition_response(tp.partition, results[tp]))
     return ProduceResponse(
         responses=tuple(
-            TopicProduceResponse(name=TopicName(name), partition_responses=tuple(parts)) for name, parts in by_topic.items()
+            TopicProduceResponse(name=TopicName(name), partition_responses=tuple(parts))
+            for name, parts in by_topic.items()
         ),
         throttle_time=codec.NO_THROTTLE,
     )

@@ -22,10 +22,9 @@ from kio.static.primitive import i8, i16, i32
 from brook_broker.apis import configs as config_apis
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import api
-from brook_broker.protocol import codec
 from brook_broker.metadata.controller import NewTopic
+from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
-
 
 
 @api(19, min_version=2, max_version=7)
@@ -85,23 +84,25 @@ async def handle_delete_topics(context: RequestContext, request: Any) -> DeleteT
         wanted = [(t.name, t.topic_id if t.name is None else None) for t in request.topics]
     out = []
     names = []
-    for name, topic_id in wanted:
-        if name is None:
-            topic = controller.topic_by_id(topic_id)
-            if topic is None:
-                out.append(
-                    DeletableTopicResult(
-                        name=None, topic_id=topic_id, error_code=ErrorCode.unknown_topic_id, error_message=None
-                    )
+    for requested_name, topic_id in wanted:
+        if requested_name is not None:
+            names.append(requested_name)
+        elif (topic := controller.topic_by_id(topic_id)) is not None:
+            names.append(topic.name)
+        else:
+            out.append(
+                DeletableTopicResult(
+                    name=None, topic_id=topic_id, error_code=ErrorCode.unknown_topic_id, error_message=None
                 )
-                continue
-            name = topic.name
-        names.append(name)
+            )
     ids = {name: t.topic_id for name in names if (t := context.services.image.topic(name)) is not None}
     for name, error in controller.delete_topics(names).items():
         out.append(
             DeletableTopicResult(
-                name=TopicName(name), topic_id=ids.get(name), error_code=error.code, error_message=error.message
+                name=TopicName(name),
+                topic_id=ids.get(name),
+                error_code=error.code,
+                error_message=error.message,
             )
         )
     return DeleteTopicsResponse(throttle_time=codec.NO_THROTTLE, responses=tuple(out))
@@ -117,6 +118,8 @@ async def handle_create_partitions(context: RequestContext, request: Any) -> Cre
             name=topic.name, count=topic.count, assignments=assignments, validate_only=request.validate_only
         )
         results.append(
-            CreatePartitionsTopicResult(name=TopicName(topic.name), error_code=error.code, error_message=error.message)
+            CreatePartitionsTopicResult(
+                name=TopicName(topic.name), error_code=error.code, error_message=error.message
+            )
         )
     return CreatePartitionsResponse(throttle_time=codec.NO_THROTTLE, results=tuple(results))

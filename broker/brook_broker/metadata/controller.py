@@ -114,7 +114,11 @@ class QuorumController:
         seen: set[str] = set()
         for topic in topics:
             if topic.name in seen:
-                results.append(CreateTopicResult(topic.name, ApiError(ErrorCode.invalid_request, "Duplicate topic name.")))
+                results.append(
+                    CreateTopicResult(
+                        topic.name, ApiError(ErrorCode.invalid_request, "Duplicate topic name.")
+                    )
+                )
                 continue
             seen.add(topic.name)
             result, records = self._plan_topic(topic)
@@ -136,7 +140,8 @@ class QuorumController:
         for existing in self.image.topics_by_name:
             if topic_names.unify_collision_chars(existing) == unified:
                 return fail(
-                    ErrorCode.invalid_topic_exception, f"Topic '{topic.name}' collides with existing topic: {existing}"
+                    ErrorCode.invalid_topic_exception,
+                    f"Topic '{topic.name}' collides with existing topic: {existing}",
                 )
         if topic.assignments:
             if topic.num_partitions != -1 or topic.replication_factor != -1:
@@ -150,11 +155,18 @@ class QuorumController:
                 return fail(ErrorCode.invalid_replica_assignment, assignment_error)
             assignments = {p: tuple(replicas) for p, replicas in sorted(topic.assignments.items())}
         else:
-            num_partitions = self._default_num_partitions if topic.num_partitions == -1 else topic.num_partitions
-            rf = self._default_replication_factor if topic.replication_factor == -1 else topic.replication_factor
+            num_partitions = (
+                self._default_num_partitions if topic.num_partitions == -1 else topic.num_partitions
+            )
+            rf = (
+                self._default_replication_factor
+                if topic.replication_factor == -1
+                else topic.replication_factor
+            )
             if num_partitions <= 0:
                 return fail(
-                    ErrorCode.invalid_partitions, "Number of partitions was set to an invalid non-positive value."
+                    ErrorCode.invalid_partitions,
+                    "Number of partitions was set to an invalid non-positive value.",
                 )
             if rf <= 0:
                 return fail(
@@ -180,7 +192,9 @@ class QuorumController:
             for k, v in sorted(configs.items())
         )
         records.extend(
-            r.PartitionRecord(topic_id=topic_id, partition_id=p, replicas=replicas, isr=replicas, leader=replicas[0])
+            r.PartitionRecord(
+                topic_id=topic_id, partition_id=p, replicas=replicas, isr=replicas, leader=replicas[0]
+            )
             for p, replicas in assignments.items()
         )
         first = next(iter(assignments.values()))
@@ -194,7 +208,9 @@ class QuorumController:
         )
         return result, records
 
-    def _check_assignments(self, assignments: Mapping[int, Sequence[int]], *, first_partition: int) -> str | None:
+    def _check_assignments(
+        self, assignments: Mapping[int, Sequence[int]], *, first_partition: int
+    ) -> str | None:
         expected = list(range(first_partition, first_partition + len(assignments)))
         if sorted(assignments) != expected:
             return "Partitions should be consecutive and start at " + str(first_partition) + "."
@@ -204,9 +220,14 @@ class QuorumController:
         live = set(self.live_brokers)
         for partition, replicas in assignments.items():
             if len(set(replicas)) != len(replicas):
-                return f"Duplicate brokers not allowed in replica assignment: {list(replicas)} for partition {partition}."
+                return (
+                    f"Duplicate brokers not allowed in replica assignment: {list(replicas)} "
+                    f"for partition {partition}."
+                )
             if missing := [b for b in replicas if b not in live]:
-                return f"The manual partition assignment includes broker(s) {missing} that are not registered."
+                return (
+                    f"The manual partition assignment includes broker(s) {missing} that are not registered."
+                )
         return None
 
     def _assign_replicas(self, partitions: range, rf: int) -> dict[int, tuple[int, ...]]:
@@ -272,7 +293,11 @@ class QuorumController:
             self.commit(
                 [
                     r.PartitionRecord(
-                        topic_id=topic.topic_id, partition_id=p, replicas=replicas, isr=replicas, leader=replicas[0]
+                        topic_id=topic.topic_id,
+                        partition_id=p,
+                        replicas=replicas,
+                        isr=replicas,
+                        leader=replicas[0],
                     )
                     for p, replicas in planned.items()
                 ]
@@ -281,7 +306,9 @@ class QuorumController:
 
     # --- configs ----------------------------------------------------------------------
 
-    def set_topic_configs(self, name: str, configs: Mapping[str, str | None], *, validate_only: bool) -> ApiError:
+    def set_topic_configs(
+        self, name: str, configs: Mapping[str, str | None], *, validate_only: bool
+    ) -> ApiError:
         """Make ``configs`` the complete set of a topic's overrides; keys absent from it are removed."""
         if name not in self.image.topics_by_name:
             return ApiError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist.")
@@ -293,7 +320,9 @@ class QuorumController:
             self.commit(self._config_changes(r.TOPIC_RESOURCE, name, normalized))
         return NONE
 
-    def set_broker_configs(self, resource_name: str, configs: Mapping[str, str], *, validate_only: bool) -> ApiError:
+    def set_broker_configs(
+        self, resource_name: str, configs: Mapping[str, str], *, validate_only: bool
+    ) -> ApiError:
         """Make ``configs`` the complete set of dynamic configs of a broker ("" = cluster default).
 
         The caller has validated the values (only dynamically updatable broker configs).
@@ -302,7 +331,9 @@ class QuorumController:
             self.commit(self._config_changes(r.BROKER_RESOURCE, resource_name, configs))
         return NONE
 
-    def _config_changes(self, resource_type: int, name: str, new: Mapping[str, str]) -> list[r.MetadataRecord]:
+    def _config_changes(
+        self, resource_type: int, name: str, new: Mapping[str, str]
+    ) -> list[r.MetadataRecord]:
         current = self.image.configs.get((resource_type, name), {})
         batch: list[r.MetadataRecord] = [
             r.ConfigRecord(resource_type=resource_type, resource_name=name, name=key, value=None)
@@ -324,5 +355,7 @@ class QuorumController:
     def allocate_producer_ids(self) -> range:
         """Reserve the next block of producer ids for this broker (persisted before use)."""
         start = self.image.next_producer_id
-        self.commit([r.ProducerIdsRecord(broker_id=self.node_id, next_producer_id=start + PRODUCER_ID_BLOCK_SIZE)])
+        self.commit(
+            [r.ProducerIdsRecord(broker_id=self.node_id, next_producer_id=start + PRODUCER_ID_BLOCK_SIZE)]
+        )
         return range(start, start + PRODUCER_ID_BLOCK_SIZE)

@@ -53,7 +53,13 @@ class Partition:
         self.follower_leos: dict[int, int] = {}
 
     def update_registration(
-        self, *, leader: int, leader_epoch: int, partition_epoch: int, replicas: tuple[int, ...], isr: tuple[int, ...]
+        self,
+        *,
+        leader: int,
+        leader_epoch: int,
+        partition_epoch: int,
+        replicas: tuple[int, ...],
+        isr: tuple[int, ...],
     ) -> None:
         self.leader = leader
         self.leader_epoch = leader_epoch
@@ -72,20 +78,28 @@ class Partition:
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:
         """KIP-320 fencing: a client that knows a newer or older epoch is told so."""
-        if current_leader_epoch == NO_EPOCH or current_leader_epoch == self.leader_epoch:
+        if current_leader_epoch in (NO_EPOCH, self.leader_epoch):
             return
         if current_leader_epoch > self.leader_epoch:
-            raise UnknownLeaderEpochError(f"leader epoch {current_leader_epoch} is newer than ours ({self.leader_epoch})")
-        raise FencedLeaderEpochError(f"leader epoch {current_leader_epoch} is older than ours ({self.leader_epoch})")
+            raise UnknownLeaderEpochError(
+                f"leader epoch {current_leader_epoch} is newer than ours ({self.leader_epoch})"
+            )
+        raise FencedLeaderEpochError(
+            f"leader epoch {current_leader_epoch} is older than ours ({self.leader_epoch})"
+        )
 
-    def append_records_to_leader(self, records: bytes, *, required_acks: int, min_insync_replicas: int) -> LogAppendInfo:
+    def append_records_to_leader(
+        self, records: bytes, *, required_acks: int, min_insync_replicas: int
+    ) -> LogAppendInfo:
         if not self.is_leader:
-            raise NotLeaderOrFollowerError(f"broker {self.local_node_id} is not the leader of {self.topic_partition}")
+            raise NotLeaderOrFollowerError(
+                f"broker {self.local_node_id} is not the leader of {self.topic_partition}"
+            )
         # Kafka checks the ISR size before appending for acks=all (NOT_ENOUGH_REPLICAS).
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             raise NotEnoughReplicasError(
-                f"The size of the current ISR {set(self.isr)} is insufficient to satisfy the min.isr requirement "
-                f"of {min_insync_replicas} for partition {self.topic_partition}"
+                f"The size of the current ISR {set(self.isr)} is insufficient to satisfy the min.isr "
+                f"requirement of {min_insync_replicas} for partition {self.topic_partition}"
             )
         info = self.log.append_as_leader(records, leader_epoch=self.leader_epoch)
         self.maybe_increment_high_watermark()

@@ -105,7 +105,9 @@ class ReplicaManager:
             )
         # A dynamic broker config may be the default of every topic's config.
         changed = (
-            {tp.topic for tp in self.partitions} if delta.changed_broker_configs else delta.changed_topic_configs
+            {tp.topic for tp in self.partitions}
+            if delta.changed_broker_configs
+            else delta.changed_topic_configs
         )
         for name in changed & set(self.image.topics_by_name):
             config = self._log_config_for(name)
@@ -217,14 +219,21 @@ class ReplicaManager:
                         diverging_epoch=diverging,
                     )
             data = log.read(
-                fetch_offset, max_bytes=max_bytes, max_offset=log.high_watermark, min_one_message=min_one_message
+                fetch_offset,
+                max_bytes=max_bytes,
+                max_offset=log.high_watermark,
+                min_one_message=min_one_message,
             )
         except BrokerError as exc:
             partition_or_none = self.partitions.get(tp)
             hw = partition_or_none.high_watermark if partition_or_none else -1
             lso = partition_or_none.log.log_start_offset if partition_or_none else -1
             return ReadResult(
-                exc.error_code, high_watermark=hw, last_stable_offset=hw, log_start_offset=lso, error_message=exc.message
+                exc.error_code,
+                high_watermark=hw,
+                last_stable_offset=hw,
+                log_start_offset=lso,
+                error_message=exc.message,
             )
         return ReadResult(
             ErrorCode.none,
@@ -235,7 +244,9 @@ class ReplicaManager:
         )
 
     @staticmethod
-    def _diverging_epoch(partition: Partition, fetch_offset: int, last_fetched_epoch: int) -> tuple[int, int] | None:
+    def _diverging_epoch(
+        partition: Partition, fetch_offset: int, last_fetched_epoch: int
+    ) -> tuple[int, int] | None:
         """KIP-595 truncation detection: is (last_fetched_epoch, fetch_offset) on our log?"""
         epoch, end_offset = partition.log.leader_epoch_cache.end_offset_for(
             last_fetched_epoch, partition.log.log_end_offset
@@ -244,5 +255,7 @@ class ReplicaManager:
             return epoch, end_offset
         return None
 
-    async def wait_for_data(self, tps: Iterable[TopicPartition], enough: Callable[[], bool], *, timeout_ms: int) -> None:
+    async def wait_for_data(
+        self, tps: Iterable[TopicPartition], enough: Callable[[], bool], *, timeout_ms: int
+    ) -> None:
         await self.fetch_purgatory.wait_until(tps, enough, timeout_s=timeout_ms / 1000)

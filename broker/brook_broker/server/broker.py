@@ -21,9 +21,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from brook_broker.apis.context import BrokerServices, Endpoint
+from brook_broker.apis.context import BrokerServices, Endpoint, broker_layers
 from brook_broker.apis.dispatcher import Dispatcher
-from brook_broker.apis.context import broker_layers
 from brook_broker.config.broker import BrokerConfig
 from brook_broker.config.log_config import LogConfig
 from brook_broker.config.topic import TopicConfigs
@@ -159,12 +158,16 @@ class BrokerServer:
             # Tests bind port 0; advertise the port the kernel picked.
             if listener.port == 0 and listener.name in services.endpoints:
                 endpoint = services.endpoints[listener.name]
-                services.endpoints[listener.name] = Endpoint(endpoint.listener, endpoint.host, self.bound_ports[listener.name])
+                services.endpoints[listener.name] = Endpoint(
+                    endpoint.listener, endpoint.host, self.bound_ports[listener.name]
+                )
         self._schedule("retention", self.config.log_retention_check_interval_ms / 1000, self._retention)
         self._schedule("flush", self.config.log_flush_scheduler_interval_ms / 1000, self._flush)
         self._schedule("checkpoint", CHECKPOINT_INTERVAL_S, self._checkpoint)
         self._schedule("file deletion", 1.0, self._delete_files)
-        addresses = ", ".join(f"{name}://{self._host_of(name)}:{port}" for name, port in self.bound_ports.items())
+        addresses = ", ".join(
+            f"{name}://{self._host_of(name)}:{port}" for name, port in self.bound_ports.items()
+        )
         logger.info(
             "Brook broker %d started in %.2fs, cluster %s, listening on %s, %d partition(s) in %s",
             self.config.node_id,

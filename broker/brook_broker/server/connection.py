@@ -187,13 +187,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._reading_paused = False
             self.in_flight = True
             try:
-                response = await self._dispatcher.handle(frame, listener=self._listener, client_host=client_host)
+                response = await self._dispatcher.handle(
+                    frame, listener=self._listener, client_host=client_host
+                )
             except CloseConnection as exc:
                 logger.info("closing connection from %s: %s", self._peer, exc)
                 self.close()
                 return
             except Exception:
-                logger.exception("unexpected error handling a request from %s; closing the connection", self._peer)
+                logger.exception(
+                    "unexpected error handling a request from %s; closing the connection", self._peer
+                )
                 self.close()
                 return
             finally:
