@@ -27,15 +27,13 @@ from brook_broker.apis import (  # noqa: F401 - importing registers the handlers
     topics,
 )
 from brook_broker.apis.context import BrokerServices, RequestContext
-from brook_broker.apis.registry import REGISTRY
+from brook_broker.apis.registry import REGISTRY, CloseConnection
 from brook_broker.protocol import codec
 from brook_broker.protocol.errors import BrokerError
 
+__all__ = ["CloseConnection", "Dispatcher"]
+
 logger = logging.getLogger(__name__)
-
-
-class CloseConnection(Exception):  # noqa: N818 - it is an instruction, not an error report
-    """The request cannot be answered; the connection must be closed."""
 
 
 #: A pre-encoded response: a list of bytes and record slices, see `protocol.fetch_response`.

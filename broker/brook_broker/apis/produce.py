@@ -19,7 +19,7 @@ from kio.schema.types import TopicName
 from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
-from brook_broker.apis.registry import api
+from brook_broker.apis.registry import CloseConnection, api
 from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 from brook_broker.protocol.types import TopicPartition
@@ -66,6 +66,11 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
             )
         )
     if acks == 0:
+        failed_partitions = [tp for tp, result in results.items() if result.error_code != ErrorCode.none]
+        if failed_partitions:
+            # acks=0 has no response to carry an error; Kafka closes the connection so the
+            # producer notices and refreshes its metadata.
+            raise CloseConnection(f"acks=0 produce failed for {', '.join(map(str, failed_partitions))}")
         return None
     by_topic: dict[str, list[PartitionProduceResponse]] = {}
     for tp in order:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 Handler: TypeAlias = Callable[["RequestContext", Any], Awaitable[Any]]
 
 
+class CloseConnection(Exception):  # noqa: N818 - it is an instruction, not an error report
+    """The request cannot be answered; the connection must be closed."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ApiSpec:
     key: int
