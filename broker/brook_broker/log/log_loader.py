@@ -149,7 +149,7 @@ def load_segments(
                 directory, base_offset=log_start_offset_checkpoint, config=config, time=time
             )
         )
-    if not clean_shutdown:
+    if not clean_shutdown and bases:  # a brand-new log has nothing to recover
         _recover_log(segments, recovery_point=recovery_point_checkpoint, on_batch=on_recovered_batch)
     # Only the active segment grows; give its (trimmed) indexes their full size back.
     segments.last.resize_indexes(config.segment_index_bytes)
