@@ -1,6 +1,6 @@
 """Measure the reference Kafka harness: start-up time (1 and 3 nodes), idle RSS, stop time.
 
-Run as `.venv/bin/python tests/harness/measure.py [--runs N]`; prints one line per run and the
+Run as `.venv/bin/python tests/harness/measure.py [--runs N] [--fast]`; prints one line per run and the
 medians. The numbers in the harness report came from this script; rerun it after a version bump.
 (The first-time jar download is measured separately: `MAVEN_OPTS=-Dmaven.repo.local=<empty dir>
 BROOK_KAFKA_HOME=<empty dir> python3 tests/harness/dist.py`.)
@@ -17,6 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 
+from harness.jvm import FAST_START_JVM_OPTS
 from harness.kafka import start_kafka, start_kafka_cluster
 
 IDLE_S = 10.0
@@ -25,11 +26,14 @@ IDLE_S = 10.0
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
+    parser.add_argument("--fast", action="store_true", help="C1-only JIT, as the pytest fixtures run")
+    options = parser.parse_args()
+    runs = options.runs
+    jvm_opts = FAST_START_JVM_OPTS if options.fast else None
     single_total, single_java, single_rss, single_stop = [], [], [], []
     for run in range(runs):
         began = time.monotonic()
-        with start_kafka() as server:
+        with start_kafka(jvm_opts=jvm_opts) as server:
             single_total.append(time.monotonic() - began)
             single_java.append(server.startup_seconds or 0.0)
             time.sleep(IDLE_S)
@@ -45,7 +49,7 @@ def main() -> int:
     cluster_total, cluster_java, cluster_stop = [], [], []
     for run in range(runs):
         began = time.monotonic()
-        with start_kafka_cluster(nodes=3) as cluster:
+        with start_kafka_cluster(nodes=3, jvm_opts=jvm_opts) as cluster:
             cluster_total.append(time.monotonic() - began)
             cluster_java.append(max(node.startup_seconds or 0.0 for node in cluster))
             began = time.monotonic()
