@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from brook_broker.cli import broker, errors
+from brook_broker.cli import broker, consume, errors, produce, topics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     broker.register(commands)
+    topics.register(commands)
+    produce.register(commands)
+    consume.register(commands)
     return parser
 
 
