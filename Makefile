@@ -39,8 +39,9 @@ lint: sync
 typecheck: sync
 	$(UV) run --frozen mypy
 
-test: sync kcat lint typecheck
-	$(UV) run --frozen pytest -n 2 --dist loadgroup
+# Reference Kafka is required in `make test`: a missing JVM or Maven is an error, never a skip.
+test: sync kcat kafka-ref lint typecheck
+	BROOK_KAFKA_REF_REQUIRED=1 $(UV) run --frozen pytest -n 2 --dist loadgroup
 
 bench: sync kcat
 	$(UV) run --frozen python -m bench.throughput

@@ -26,12 +26,6 @@ from harness.kafka import KafkaCluster, KafkaServer, start_kafka, start_kafka_cl
 MARKER = "kafka_ref"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Registered here and not in pyproject.toml (owned by someone else); --strict-markers needs it.
-    config.addinivalue_line(
-        "markers", f"{MARKER}: starts reference Apache Kafka JVMs (needs java 17+ and mvn; slow)"
-    )
-
 
 def _require_java_and_maven() -> None:
     missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
