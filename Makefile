@@ -15,7 +15,10 @@ export UV_PYTHON := $(PYTHON)
 help:
 	@echo "make run    start a single-node Brook on 127.0.0.1:9092 (data in ./.brook)"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make bench  throughput benchmark (see docs/benchmarks.md)"
+	@echo "make bench  Brook and Apache Kafka side by side, writes docs/benchmarks.md (~12 min)"
+	@echo "make bench-quick    1-2 minute smoke run of the same (report in bench/results/)"
+	@echo "make bench-brook    Brook alone: librdkafka/kcat throughput, RSS (python -m bench.throughput)"
+	@echo "make bench-profile  py-spy profiles of the broker under produce and consume load"
 
 $(CACHE)/uv-$(UV_VERSION)/bin/uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(CACHE)/uv-$(UV_VERSION) uv==$(UV_VERSION)
@@ -43,8 +46,24 @@ typecheck: sync
 test: sync kcat kafka-ref lint typecheck
 	BROOK_KAFKA_REF_REQUIRED=1 $(UV) run --frozen pytest -n 2 --dist loadgroup
 
-bench: sync kcat
-	$(UV) run --frozen python -m bench.throughput
+# --- benchmarks (bench/, docs/benchmarks.md); not part of `make test` ---
+# BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--max-load 1.5"`.
+.PHONY: bench-quick bench-brook bench-profile iperf3
+
+iperf3:
+	@command -v iperf3 >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iperf3; }
+
+bench: sync kcat iperf3 kafka-ref
+	$(UV) run --frozen python -m bench.side_by_side $(BENCH_ARGS)
+
+bench-quick: sync kcat kafka-ref
+	$(UV) run --frozen python -m bench.side_by_side --quick $(BENCH_ARGS)
+
+bench-brook: sync kcat
+	$(UV) run --frozen python -m bench.throughput $(BENCH_ARGS)
+
+bench-profile: sync
+	$(UV) run --frozen python -m bench.profile $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .brook .pytest_cache .mypy_cache .ruff_cache
