@@ -9,24 +9,12 @@ from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32
 
 from brook_broker.apis.context import RequestContext
-from brook_broker.apis.metadata import OPERATIONS_NOT_REQUESTED, brokers_for
+from brook_broker.apis.metadata import CLUSTER_AUTHORIZED_OPERATIONS, OPERATIONS_NOT_REQUESTED, brokers_for
 from brook_broker.apis.registry import api
 from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 
 BROKER_ENDPOINTS = 1
-#: Kafka's ClusterAuthorizedOperations with no authorizer: everything on the cluster resource.
-_CLUSTER_OPERATIONS = (
-    4,
-    5,
-    7,
-    8,
-    9,
-    10,
-    11,
-    12,
-)  # WRITE CREATE ALTER DESCRIBE CLUSTER_ACTION .. IDEMPOTENT_WRITE
-CLUSTER_AUTHORIZED_OPERATIONS = sum(1 << op for op in _CLUSTER_OPERATIONS)
 
 
 @api(60, min_version=0, max_version=2)

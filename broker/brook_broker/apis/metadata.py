@@ -8,9 +8,11 @@ handle the field sets).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
+from kio.schema.metadata.v10.response import MetadataResponse as MetadataResponseV10
 from kio.schema.metadata.v13.response import (
     MetadataResponse,
     MetadataResponseBroker,
@@ -40,6 +42,18 @@ _TOPIC_OPERATIONS = (
     11,
 )  # READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE/ALTER_CONFIGS
 TOPIC_AUTHORIZED_OPERATIONS = sum(1 << op for op in _TOPIC_OPERATIONS)
+#: Kafka's ClusterAuthorizedOperations with no authorizer: everything on the cluster resource.
+_CLUSTER_OPERATIONS = (
+    4,
+    5,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+)  # WRITE CREATE ALTER DESCRIBE CLUSTER_ACTION .. IDEMPOTENT_WRITE
+CLUSTER_AUTHORIZED_OPERATIONS = sum(1 << op for op in _CLUSTER_OPERATIONS)
 #: "Not requested" marker for authorized-operations fields.
 OPERATIONS_NOT_REQUESTED = -(2**31)
 
@@ -93,7 +107,7 @@ def _error_topic(name: str | None, topic_id: uuid.UUID | None, code: ErrorCode) 
 
 
 @api(3, min_version=0, max_version=13)
-async def handle_metadata(context: RequestContext, request: Any) -> MetadataResponse:
+async def handle_metadata(context: RequestContext, request: Any) -> MetadataResponse | MetadataResponseV10:
     services = context.services
     image = services.image
     version = context.api_version
@@ -136,7 +150,7 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
                 topics.append(_error_topic(name, None, ErrorCode.unknown_topic_or_partition))
         if to_create:
             topics = _auto_create(services, topics, to_create, operations)
-    return MetadataResponse(
+    response = MetadataResponse(
         throttle_time=codec.NO_THROTTLE,
         brokers=brokers_for(services, context.listener),
         cluster_id=services.cluster_id,
@@ -144,6 +158,14 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
         topics=tuple(topics),
         error_code=ErrorCode.none,
     )
+    if getattr(request, "include_cluster_authorized_operations", False):
+        # v8-v10 only (v11 moved it to DescribeCluster), so the field is not in the v13 class:
+        # answer in v10's shape, which the dispatcher adapts to v8/v9 like any other.
+        return dataclasses.replace(
+            codec.adapt(response, MetadataResponseV10),
+            cluster_authorized_operations=i32(CLUSTER_AUTHORIZED_OPERATIONS),
+        )
+    return response
 
 
 def _auto_create(
