@@ -364,3 +364,37 @@ def list_offsets_request(topic: str, timestamp: int, *, partition: int = 0) -> L
 def init_producer_id_request() -> InitProducerIdRequest:
     """InitProducerId v4 for an idempotent (not transactional) producer."""
     return InitProducerIdRequest(transactional_id=None, transaction_timeout=_ms(60_000))
+
+
+# --- one-partition round trips ---------------------------------------------------------------
+
+
+def produce(wire: KafkaWire, topic: str, records: bytes, *, partition: int = 0, acks: int = -1) -> Any:
+    """Produce one partition's batches; returns its PartitionProduceResponse (error code, base offset)."""
+    response = wire.request(produce_request(topic, records, partition=partition, acks=acks))
+    return response.responses[0].partition_responses[0]
+
+
+def fetch(wire: KafkaWire, topic: str, *, offset: int, partition: int = 0, max_wait_ms: int = 0) -> Any:
+    """Fetch one partition; returns its PartitionData (error code, high watermark, records)."""
+    response = wire.request(fetch_request(topic, offset=offset, partition=partition, max_wait_ms=max_wait_ms))
+    return response.responses[0].partitions[0]
+
+
+def fetch_batches(wire: KafkaWire, topic: str, *, offset: int = 0, partition: int = 0) -> list[BatchHeader]:
+    """The headers of the batches a fetch from ``offset`` returns (up to 1 MiB)."""
+    data = fetch(wire, topic, offset=offset, partition=partition)
+    if data.error_code != 0:
+        raise WireError(f"fetch {topic}-{partition}@{offset} failed with error {data.error_code}")
+    return read_batches(bytes(data.records or b""))
+
+
+def list_offset(wire: KafkaWire, topic: str, timestamp: int, *, partition: int = 0) -> tuple[int, int]:
+    """ListOffsets for one partition: ``(offset, timestamp)``; raises on an error code."""
+    response = wire.request(list_offsets_request(topic, timestamp, partition=partition))
+    found = response.topics[0].partitions[0]
+    if found.error_code != 0:
+        raise WireError(
+            f"ListOffsets {topic}-{partition} at {timestamp} failed with error {found.error_code}"
+        )
+    return int(found.offset), int(found.timestamp)
