@@ -202,6 +202,46 @@ def produce_aiokafka(
     )
 
 
+async def produce_one_batch_async(
+    bootstrap: str,
+    topic: str,
+    messages: Sequence[Message],
+    *,
+    partition: int = 0,
+    compression: str = "none",
+) -> int:
+    """Send ``messages`` as exactly one record batch (aiokafka's BatchBuilder); returns its base offset."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, compression_type=None if compression == "none" else compression
+    )
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        for m in messages:
+            appended = batch.append(
+                key=m.key, value=m.value, timestamp=m.timestamp_ms, headers=list(m.headers)
+            )
+            assert appended is not None, "batch full"
+        future = await producer.send_batch(batch, topic, partition=partition)
+        metadata = await future
+    finally:
+        await producer.stop()
+    return int(metadata.offset)
+
+
+def produce_one_batch(
+    bootstrap: str,
+    topic: str,
+    messages: Sequence[Message],
+    *,
+    partition: int = 0,
+    compression: str = "none",
+) -> int:
+    return asyncio.run(
+        produce_one_batch_async(bootstrap, topic, messages, partition=partition, compression=compression)
+    )
+
+
 def produce_kafka_python(
     bootstrap: str,
     topic: str,
