@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -182,13 +183,17 @@ class Runner:
 
     def machine_limits(self) -> None:
         print("machine limits:")
-        disk = disk_write_mb_s(self.work, size_mib=256 if self.plan.rounds == 1 else 1024)
-        self.limits["sequential write + fdatasync (1 MiB writes)"] = f"{disk:,.0f} MB/s"
-        tcp = loopback_tcp_mb_s(seconds=2.0)
-        self.limits["loopback TCP, one stream, Python sendall/recv_into"] = f"{tcp:,.0f} MB/s"
+        size_mib = 256 if self.plan.rounds == 1 else 1024
+        disk = [disk_write_mb_s(self.work, size_mib=size_mib) for _ in range(3)]
+        self.limits[f"sequential 1 MiB writes of {size_mib} MiB into the page cache (no sync)"] = _spread(
+            [buffered for buffered, _ in disk]
+        )
+        self.limits["the same including one fdatasync at the end"] = _spread([durable for _, durable in disk])
+        tcp = [loopback_tcp_mb_s(seconds=1.0) for _ in range(3)]
+        self.limits["loopback TCP, one stream, Python sendall/recv_into (1 MiB)"] = _spread(tcp)
         iperf = iperf3_mb_s(seconds=3)
         if iperf is not None:
-            self.limits["loopback TCP, one stream, iperf3"] = f"{iperf:,.0f} MB/s"
+            self.limits["loopback TCP, one stream, iperf3 (3 s)"] = f"{iperf:,.0f} MB/s"
         for label, value in self.limits.items():
             print(f"  {label}: {value}")
 
@@ -316,6 +321,13 @@ class Runner:
             return Sample(value=result.p50_ms, round=rnd, note=f"max {result.max_ms:.1f} ms")
 
         self.measure("latency.p50", system, rnd, latency)
+
+
+def _spread(values: list[float]) -> str:
+    """``median MB/s (min-max)`` of repeated measurements."""
+    return (
+        f"{statistics.median(values):,.0f} MB/s ({min(values):,.0f}-{max(values):,.0f}, {len(values)} runs)"
+    )
 
 
 def _sample(result: LoadResult, rnd: int) -> Sample:
