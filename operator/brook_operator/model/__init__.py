@@ -1,0 +1,1 @@
+"""Pure builders: a KafkaCluster spec in, Kubernetes objects (plain dicts) out. No I/O here."""

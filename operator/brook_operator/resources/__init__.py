@@ -1,0 +1,1 @@
+"""The Kubernetes side of reconciling: server-side apply of desired objects (Created, Patched, Noop, ...)."""

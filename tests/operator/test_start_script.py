@@ -1,0 +1,87 @@
+"""The rendered start.sh starts a real Brook broker, and probe.py reports it ready only once it serves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from brook_operator.api.kafkacluster import parse_spec
+from brook_operator.model import config, naming
+
+IDENTITY = naming.ClusterIdentity(name="demo", namespace="kafka", uid="u")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _render(tmp_path: Path, port: int) -> Path:
+    spec = parse_spec({"listeners": {"internal": {"port": port}}, "config": {"num.partitions": 2}})
+    data = config.build_config_map(IDENTITY, spec, external_addresses={})["data"]
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    for name, text in data.items():
+        # The pod paths, moved under tmp_path.
+        moved = text.replace(config.CONFIG_DIR, str(etc)).replace(config.DATA_DIR, str(tmp_path / "data"))
+        (etc / name).write_text(moved)
+    return etc
+
+
+def _probe(etc: Path, port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(etc / "probe.py"), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+
+
+def test_start_script_runs_brook_with_the_per_broker_config(tmp_path: Path) -> None:
+    port = _free_port()
+    etc = _render(tmp_path, port)
+    assert _probe(etc, port).returncode != 0, "nothing listens yet: not ready"
+    env = {
+        **os.environ,
+        "POD_NAME": "demo-broker-0",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    log = (tmp_path / "broker.log").open("wb")
+    proc = subprocess.Popen(["/bin/sh", str(etc / "start.sh")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while (result := _probe(etc, port)).returncode != 0:
+            assert proc.poll() is None, (tmp_path / "broker.log").read_text()
+            assert time.monotonic() < deadline, result.stderr
+            time.sleep(0.5)
+        assert (tmp_path / "data" / "data").is_dir(), "log.dirs is the data volume's subdirectory"
+        # SIGTERM reaches the broker itself (start.sh execs it), which shuts down cleanly.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_start_script_refuses_an_ordinal_without_config(tmp_path: Path) -> None:
+    etc = _render(tmp_path, _free_port())
+    result = subprocess.run(
+        ["/bin/sh", str(etc / "start.sh")],
+        env={**os.environ, "POD_NAME": "demo-broker-3"},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no broker config for ordinal 3" in result.stderr
