@@ -124,3 +124,45 @@ def wait_for_quiet(*, max_load: float, timeout_s: float, poll_s: float = 5.0, lo
         if log:
             print(f"  load average {one_minute:.2f} > {max_load:.2f}: waiting for the machine to calm down")
         time.sleep(poll_s)
+
+
+def _machine_jiffies() -> tuple[int, int, int, int]:
+    """(busy without nice, nice, steal, total) jiffies of all CPUs from the first line of /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return user + system + irq + softirq, nice, steal, sum(fields)
+
+
+class MachineMeter:
+    """CPU the rest of the machine used during a `with` block, net of a broker and this process.
+
+    The benchmark machine is shared; this says how much of it other processes took while a
+    round ran (split into normal and niced processes, which yield to ours), which is a better
+    noise figure than the load average.
+    """
+
+    def __init__(self, broker_pid: int) -> None:
+        self.broker_pid = broker_pid
+        self.others_pct = 0.0  # % of the whole machine (all cores) used by other, non-niced processes
+        self.niced_pct = 0.0  # % of the machine used by niced processes (ours are not niced)
+        self.steal_pct = 0.0
+        self._start: tuple[tuple[int, int, int, int], float, float] = ((0, 0, 0, 0), 0.0, 0.0)
+
+    def __enter__(self) -> Self:
+        self._start = (_machine_jiffies(), cpu_seconds(self.broker_pid), _own_cpu_seconds())
+        return self
+
+    def stop(self) -> None:
+        """Take the reading (call while the broker still runs)."""
+        (busy0, nice0, steal0, total0), broker0, own0 = self._start
+        busy1, nice1, steal1, total1 = _machine_jiffies()
+        total = max(1, total1 - total0)
+        ours = (cpu_seconds(self.broker_pid) - broker0 + _own_cpu_seconds() - own0) * _CLOCK_TICKS
+        self.others_pct = max(0.0, 100 * (busy1 - busy0 - ours) / total)
+        self.niced_pct = 100 * (nice1 - nice0) / total
+        self.steal_pct = 100 * (steal1 - steal0) / total
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None

@@ -50,6 +50,8 @@ class Results:
     load_averages: dict[tuple[int, System], tuple[float, float, float]] = dataclasses.field(
         default_factory=dict
     )
+    #: Per round: % of the machine other processes used (not niced, niced) and steal time.
+    contention: dict[tuple[int, System], tuple[float, float, float]] = dataclasses.field(default_factory=dict)
 
     def add(self, key: str, system: System, sample: Sample) -> None:
         self.samples.setdefault((key, system), []).append(sample)
@@ -88,6 +90,10 @@ class Results:
                 "unavailable": [
                     {"metric": key, "system": system, "reason": reason}
                     for (key, system), reason in self.unavailable.items()
+                ],
+                "contention": [
+                    {"round": rnd, "system": system, "others_pct": c[0], "niced_pct": c[1], "steal_pct": c[2]}
+                    for (rnd, system), c in self.contention.items()
                 ],
                 "load_averages": [
                     {"round": rnd, "system": system, "load": list(load)}

@@ -62,7 +62,7 @@ from bench.loads import (
     produce_librdkafka,
 )
 from bench.machine import describe, disk_write_mb_s, iperf3_mb_s, loopback_tcp_mb_s
-from bench.procfs import RssSampler, load_average, rss_bytes, wait_for_quiet
+from bench.procfs import MachineMeter, RssSampler, load_average, rss_bytes, wait_for_quiet
 from bench.results import (
     Metric,
     Results,
@@ -213,6 +213,7 @@ class Runner:
         loads = " ".join(f"{v:.2f}" for v in load)
         print(f"round {rnd + 1}/{plan.rounds}: {SYSTEM_NAMES[system]} (load average {loads})")
         broker = start_broker(system, self.work / f"{system}-{rnd}")
+        machine = MachineMeter(broker.pid).__enter__()
         try:
             self.measure(
                 "startup.first_ack",
@@ -237,7 +238,13 @@ class Runner:
                 self.loads(broker, rnd)
             self.results.add("rss.load", system, Sample(value=rss.peak_bytes / MIB, round=rnd))
         finally:
+            machine.stop()
             broker.stop()
+        self.results.contention[(rnd, system)] = (machine.others_pct, machine.niced_pct, machine.steal_pct)
+        print(
+            f"  other processes used {machine.others_pct:.0f}% of the machine during the round "
+            f"(+{machine.niced_pct:.0f}% niced, {machine.steal_pct:.0f}% steal)"
+        )
 
     def produce(self, broker: RunningBroker, rnd: int, *, client: str, size: int, acks: str) -> None:
         topic = f"produce-{client}-{size}-{acks}"
@@ -428,14 +435,30 @@ def report(runner: Runner, *, machine: dict[str, str], command: str, started: fl
     lines += [f"¹ not available: {reason}. No number is estimated for it." for reason in reasons]
     if reasons:
         lines.append("")
-    loads = [
-        [str(rnd + 1), SYSTEM_NAMES[system], " ".join(f"{v:.2f}" for v in load)]
-        for (rnd, system), load in sorted(results.load_averages.items())
-    ]
+    loads = []
+    for (rnd, system), load in sorted(results.load_averages.items()):
+        others, niced, steal = results.contention.get((rnd, system), (0.0, 0.0, 0.0))
+        loads.append(
+            [
+                str(rnd + 1),
+                SYSTEM_NAMES[system],
+                " ".join(f"{v:.2f}" for v in load),
+                f"{others:.0f} %",
+                f"{niced:.0f} %",
+                f"{steal:.0f} %",
+            ]
+        )
     lines += [
-        "### Load average at the start of each round (1, 5, 15 min)",
+        "### How busy the machine was",
         "",
-        markdown_table(["round", "system", "load average"], loads),
+        "Load average at the start of each round, and the share of the whole machine (both cores) that "
+        "other processes used during it: not niced (competing with the benchmark as equals) and niced "
+        "(yielding to it); steal is time the hypervisor gave to other guests.",
+        "",
+        markdown_table(
+            ["round", "system", "load average (1, 5, 15 min)", "other processes", "niced processes", "steal"],
+            loads,
+        ),
         "",
         "<details><summary>Every run</summary>",
         "",

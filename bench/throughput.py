@@ -38,7 +38,7 @@ from bench.loads import (
     produce_kcat,
     produce_librdkafka,
 )
-from bench.procfs import RssSampler, load_average, rss_bytes, wait_for_quiet
+from bench.procfs import MachineMeter, RssSampler, load_average, rss_bytes, wait_for_quiet
 from bench.results import Metric, Results, Sample, fmt, markdown_table, print_table, replace_section
 
 MIB = 1 << 20
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> Results:
                 load = load_average()
                 results.load_averages[(index, "brook")] = load
                 print(f"run {index + 1}/{args.runs} (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+                machine = MachineMeter(pid).__enter__()
                 topic = f"librdkafka-{index}"
                 create_topic(broker.bootstrap, topic, partitions=args.partitions)
                 produced = produce_librdkafka(
@@ -168,6 +169,16 @@ def run(args: argparse.Namespace) -> Results:
                     )
                     results.add("produce.java", "brook", _sample(produced, index))
                     print(_line("produce ProducerPerf.", produced))
+                machine.stop()
+                results.contention[(index, "brook")] = (
+                    machine.others_pct,
+                    machine.niced_pct,
+                    machine.steal_pct,
+                )
+                print(
+                    f"    other processes used {machine.others_pct:.0f}% of the machine "
+                    f"(+{machine.niced_pct:.0f}% niced, {machine.steal_pct:.0f}% steal)"
+                )
         results.add("rss.load", "brook", Sample(value=rss.peak_bytes / MIB, round=0))
     finally:
         if broker is not None:
@@ -209,7 +220,10 @@ def table(results: Results) -> tuple[list[str], list[list[str]]]:
 
 def docs_block(results: Results, args: argparse.Namespace, command: str) -> str:
     header, rows = table(results)
-    loads = ", ".join(f"{load[0]:.2f}" for (_, _), load in sorted(results.load_averages.items()))
+    loads = ", ".join(
+        f"{load[0]:.2f} (others {results.contention.get(key, (0.0,))[0]:.0f} %)"
+        for key, load in sorted(results.load_averages.items())
+    )
     when = time.strftime("%Y-%m-%d %H:%M %Z")
     return "\n".join(
         [
@@ -217,7 +231,8 @@ def docs_block(results: Results, args: argparse.Namespace, command: str) -> str:
             f"{args.records:,} records of {args.record_size} B into {args.partitions} partitions per run;",
             f"producer linger.ms={args.linger_ms}, batch.size={args.batch_size}, acks={args.acks},",
             "no compression; consumer: librdkafka defaults, assign from offset 0, no consumer group.",
-            f"1-minute load average at the start of each run: {loads}.",
+            "1-minute load average at the start of each run (and the share of the machine other, not",
+            f"niced processes used during it): {loads}.",
             "",
             markdown_table(header, rows),
         ]
