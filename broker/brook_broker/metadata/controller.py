@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from brook_broker.config.configdef import ConfigError
@@ -109,22 +110,22 @@ class QuorumController:
     # --- topics -----------------------------------------------------------------------
 
     def create_topics(self, topics: Sequence[NewTopic], *, validate_only: bool) -> list[CreateTopicResult]:
+        # As Kafka's ControllerApis: a name given twice is refused once, after the other results.
+        counts = Counter(topic.name for topic in topics)
         results: list[CreateTopicResult] = []
         batch: list[r.MetadataRecord] = []
-        seen: set[str] = set()
         for topic in topics:
-            if topic.name in seen:
-                results.append(
-                    CreateTopicResult(
-                        topic.name, ApiError(ErrorCode.invalid_request, "Duplicate topic name.")
-                    )
-                )
+            if counts[topic.name] > 1:
                 continue
-            seen.add(topic.name)
             result, records = self._plan_topic(topic)
             results.append(result)
             if result.error.code == ErrorCode.none and not validate_only:
                 batch.extend(records)
+        results.extend(
+            CreateTopicResult(name, ApiError(ErrorCode.invalid_request, "Duplicate topic name."))
+            for name, count in counts.items()
+            if count > 1
+        )
         self.commit(batch)
         return results
 
@@ -143,18 +144,40 @@ class QuorumController:
                     ErrorCode.invalid_topic_exception,
                     f"Topic '{topic.name}' collides with existing topic: {existing}",
                 )
+        # Kafka validates every config before it looks at partitions and replicas.
+        try:
+            configs = self._validate_topic_configs(topic.configs)
+        except ConfigError as exc:
+            return fail(ErrorCode(exc.error_code), str(exc))
         if topic.assignments:
-            if topic.num_partitions != -1 or topic.replication_factor != -1:
+            if topic.replication_factor != -1:
                 return fail(
                     ErrorCode.invalid_request,
-                    "Both numPartitions or replicationFactor and replicasAssignments were set. "
-                    "Both cannot be used at the same time.",
+                    "A manual partition assignment was specified, but replication factor was not set to -1.",
                 )
-            assignment_error = self._check_assignments(topic.assignments, first_partition=0)
+            if topic.num_partitions != -1:
+                return fail(
+                    ErrorCode.invalid_request,
+                    "A manual partition assignment was specified, but numPartitions was not set to -1.",
+                )
+            assignment_error = self._check_assignments(topic.assignments, replication_factor=None)
+            if assignment_error is None and sorted(topic.assignments) != list(range(len(topic.assignments))):
+                assignment_error = "partitions should be a consecutive 0-based integer sequence"
             if assignment_error is not None:
                 return fail(ErrorCode.invalid_replica_assignment, assignment_error)
             assignments = {p: tuple(replicas) for p, replicas in sorted(topic.assignments.items())}
         else:
+            # Kafka's order: the replication factor is checked before the partition count.
+            if topic.replication_factor < -1 or topic.replication_factor == 0:
+                return fail(
+                    ErrorCode.invalid_replication_factor,
+                    "Replication factor must be larger than 0, or -1 to use the default value.",
+                )
+            if topic.num_partitions < -1 or topic.num_partitions == 0:
+                return fail(
+                    ErrorCode.invalid_partitions,
+                    "Number of partitions was set to an invalid non-positive value.",
+                )
             num_partitions = (
                 self._default_num_partitions if topic.num_partitions == -1 else topic.num_partitions
             )
@@ -163,27 +186,14 @@ class QuorumController:
                 if topic.replication_factor == -1
                 else topic.replication_factor
             )
-            if num_partitions <= 0:
-                return fail(
-                    ErrorCode.invalid_partitions,
-                    "Number of partitions was set to an invalid non-positive value.",
-                )
-            if rf <= 0:
-                return fail(
-                    ErrorCode.invalid_replication_factor,
-                    "Replication factor must be larger than 0, or -1 to use the default value.",
-                )
             if rf > len(self.live_brokers):
                 return fail(
                     ErrorCode.invalid_replication_factor,
                     f"Unable to replicate the partition {rf} time(s): The target replication factor of {rf} "
-                    f"cannot be reached because only {len(self.live_brokers)} broker(s) are registered.",
+                    f"cannot be reached because only {len(self.live_brokers)} broker(s) are registered "
+                    "or some brokers have all their log directories cordoned.",
                 )
             assignments = self._assign_replicas(range(num_partitions), rf)
-        try:
-            configs = self._validate_topic_configs(topic.configs)
-        except ConfigError as exc:
-            return fail(ErrorCode(exc.error_code), str(exc))
 
         topic_id = random_topic_id()
         records: list[r.MetadataRecord] = [r.TopicRecord(name=topic.name, topic_id=topic_id)]
@@ -209,25 +219,28 @@ class QuorumController:
         return result, records
 
     def _check_assignments(
-        self, assignments: Mapping[int, Sequence[int]], *, first_partition: int
+        self, assignments: Mapping[int, Sequence[int]], *, replication_factor: int | None
     ) -> str | None:
-        expected = list(range(first_partition, first_partition + len(assignments)))
-        if sorted(assignments) != expected:
-            return "Partitions should be consecutive and start at " + str(first_partition) + "."
-        sizes = {len(replicas) for replicas in assignments.values()}
-        if len(sizes) != 1 or 0 in sizes:
-            return "All partitions should have the same number of replicas, and at least one."
+        """Kafka's ``validateManualPartitionAssignment`` over the partitions in request order: the
+        first sets the replication factor the others must have (unless ``replication_factor`` does)."""
         live = set(self.live_brokers)
-        for partition, replicas in assignments.items():
-            if len(set(replicas)) != len(replicas):
+        manual = "The manual partition assignment includes"
+        for replicas in assignments.values():
+            if not replicas:
+                return f"{manual} an empty replica list."
+            previous = None
+            for broker in sorted(replicas):
+                if broker not in live:
+                    return f"{manual} broker {broker}, but no such broker is registered."
+                if broker == previous:
+                    return f"{manual} the broker {broker} more than once."
+                previous = broker
+            if replication_factor is not None and len(replicas) != replication_factor:
                 return (
-                    f"Duplicate brokers not allowed in replica assignment: {list(replicas)} "
-                    f"for partition {partition}."
+                    f"{manual} a partition with {len(replicas)} replica(s), but this is not consistent "
+                    f"with previous partitions, which have {replication_factor} replica(s)."
                 )
-            if missing := [b for b in replicas if b not in live]:
-                return (
-                    f"The manual partition assignment includes broker(s) {missing} that are not registered."
-                )
+            replication_factor = len(replicas)
         return None
 
     def _assign_replicas(self, partitions: range, rf: int) -> dict[int, tuple[int, ...]]:
@@ -266,7 +279,7 @@ class QuorumController:
     ) -> ApiError:
         topic = self.image.topics_by_name.get(name)
         if topic is None:
-            return ApiError(ErrorCode.unknown_topic_or_partition, f"The topic '{name}' does not exist.")
+            return ApiError(ErrorCode.unknown_topic_or_partition)  # Kafka sends no message here
         current = len(topic.partitions)
         if count < current:
             return ApiError(
@@ -284,7 +297,7 @@ class QuorumController:
                     f"{len(assignments)} assignment(s) were specified.",
                 )
             new = dict(enumerate(assignments, start=current))
-            if (error := self._check_assignments(new, first_partition=current)) is not None:
+            if (error := self._check_assignments(new, replication_factor=rf)) is not None:
                 return ApiError(ErrorCode.invalid_replica_assignment, error)
             planned = {p: tuple(replicas) for p, replicas in new.items()}
         else:
@@ -311,7 +324,7 @@ class QuorumController:
     ) -> ApiError:
         """Make ``configs`` the complete set of a topic's overrides; keys absent from it are removed."""
         if name not in self.image.topics_by_name:
-            return ApiError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist.")
+            return ApiError(ErrorCode.unknown_topic_or_partition, f"The topic '{name}' does not exist.")
         try:
             normalized = self._validate_topic_configs(configs)
         except ConfigError as exc:

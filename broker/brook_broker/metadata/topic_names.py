@@ -6,23 +6,22 @@ import re
 
 MAX_NAME_LENGTH = 249
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 METADATA_TOPIC = "__cluster_metadata"
+_INVALID = "Topic name is invalid: "
 
 
 def invalid_reason(name: str) -> str | None:
-    """Kafka's message for an illegal topic name, or ``None`` when the name is legal."""
+    """Kafka's message for an illegal topic name (``Topic.validate``), or ``None`` when it is legal."""
     if not name:
-        return "Topic name is illegal, it can't be empty"
+        return _INVALID + "the empty string is not allowed"
     if name in (".", ".."):
-        return 'Topic name cannot be "." or ".."'
+        return _INVALID + f"'{name}' is not allowed"
     if len(name) > MAX_NAME_LENGTH:
+        return _INVALID + f"the length of '{name}' is longer than the max allowed length {MAX_NAME_LENGTH}"
+    if not _LEGAL.fullmatch(name):
         return (
-            f"Topic name is illegal, it can't be longer than {MAX_NAME_LENGTH} characters, topic name: {name}"
-        )
-    if not _LEGAL.match(name):
-        return (
-            f"Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, "
+            _INVALID + f"'{name}' contains one or more characters other than ASCII alphanumerics, "
             "'.', '_' and '-'"
         )
     return None
