@@ -81,3 +81,22 @@ kafka-ref: $(KAFKA_REF_STAMP)
 $(KAFKA_REF_STAMP): tools/kafka-ref/VERSION tools/kafka-ref/pom.xml tests/harness/dist.py
 	BROOK_CACHE=$(CACHE) $(PYTHON) tests/harness/dist.py
 	@touch $@
+
+# --- e2e: a real Kubernetes control plane built from the Go module proxy (e2e/README.md) ---
+# Versions are pinned in e2e/versions.env only (included here, read by e2e/versions.py too).
+# Binaries and offline kubeconform schemas go to ~/.cache/brook/k8s-<version>/; Go's caches to
+# ~/.cache/brook/go. The first build takes tens of minutes on 2 cores; after that it is a no-op.
+include e2e/versions.env
+E2E_HOME  := $(CACHE)/k8s-$(K8S_VERSION)
+E2E_STAMP := $(E2E_HOME)/.complete
+
+.PHONY: e2e-infra e2e
+e2e-infra: $(E2E_STAMP)
+
+$(E2E_STAMP): e2e/versions.env e2e/k8s_build.py e2e/schemas.py
+	BROOK_CACHE=$(CACHE) $(PYTHON) -m e2e.k8s_build
+	@touch $@
+
+# One control plane for the whole session (~15-30 s to start); logs are kept when a test fails.
+e2e: sync e2e-infra
+	BROOK_CACHE=$(CACHE) $(UV) run --frozen pytest e2e

@@ -1,0 +1,1 @@
+"""End-to-end tests on a real Kubernetes control plane built from the Go module proxy (see README.md)."""
