@@ -96,6 +96,14 @@ def decode_response(frame: bytes, response_cls: type[Any]) -> Response:
     return Response(int(header.correlation_id), body)
 
 
+def request_header_v1(
+    api_key: int, api_version: int, correlation_id: int, client_id: str = CLIENT_ID
+) -> bytes:
+    """A hand-made request header v1, for keys and versions kio has no class for."""
+    raw_id = client_id.encode()
+    return _HEADER_PREFIX.pack(api_key, api_version, correlation_id) + struct.pack(">h", len(raw_id)) + raw_id
+
+
 class KafkaWire:
     """One blocking connection to a broker. Not thread-safe; one per test or thread."""
 
