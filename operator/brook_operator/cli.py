@@ -51,13 +51,13 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here: the handlers read the settings at import time (timer intervals are decorator arguments).
     import kopf
 
-    from brook_operator import handlers
+    import brook_operator.handlers
 
     kopf.configure(verbose=args.verbose)
     kopf.run(
         registry=kopf.get_default_registry(),
-        clusterwide=not handlers.SETTINGS.namespaces,
-        namespaces=list(handlers.SETTINGS.namespaces),
+        clusterwide=not brook_operator.handlers.SETTINGS.namespaces,
+        namespaces=list(brook_operator.handlers.SETTINGS.namespaces),
         standalone=args.standalone,
         peering_name=args.peering,
         liveness_endpoint=args.liveness,

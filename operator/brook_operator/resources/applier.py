@@ -68,7 +68,7 @@ class Applier:
     def _resource(self, api_version: str, kind: str) -> Any:
         return self._client.resources.get(api_version=api_version, kind=kind)
 
-    def _get(self, *, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def _get(self, *, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
             found = self._resource(api_version, kind).get(name=name, namespace=namespace)
         except dynamic_errors.NotFoundError:
@@ -124,7 +124,9 @@ class Applier:
             self._delete, api_version=api_version, kind=kind, namespace=namespace, name=name
         )
 
-    async def get(self, *, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get(
+        self, *, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         """One object, or None if it does not exist."""
         try:
             return await asyncio.to_thread(
