@@ -33,10 +33,14 @@ from brook_broker.config.broker_definitions import BROKER_CONFIGS
 from brook_broker.config.configdef import ConfigError
 from brook_broker.config.describe import ConfigEntry
 from brook_broker.config.topic import AlterConfigOp, AlterOp, incremental_alter
+from brook_broker.metadata import topic_names
 from brook_broker.metadata.controller import ApiError
 from brook_broker.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
+
+#: Kafka leaves a described resource's error message empty (not null) when there is no error.
+DESCRIBED = ApiError(ErrorCode.none, "")
 
 
 def topic_config_entries(services: BrokerServices, overrides: Mapping[str, str]) -> list[ConfigEntry]:
@@ -55,29 +59,38 @@ def _entries_for(
 ) -> tuple[ApiError, list[ConfigEntry]]:
     wanted = set(names) if names else None
     if resource_type == TOPIC_RESOURCE:
+        if (reason := topic_names.invalid_reason(resource_name)) is not None:
+            return ApiError(ErrorCode.invalid_topic_exception, reason), []
         if services.image.topic(resource_name) is None:
-            return ApiError(
-                ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist."
-            ), []
+            # Kafka answers an unknown topic with an empty message, as it does a success.
+            return ApiError(ErrorCode.unknown_topic_or_partition, ""), []
         entries = services.topic_configs().describe(
             services.image.topic_configs(resource_name),
             names=wanted,
             include_synonyms=include_synonyms,
             include_documentation=include_documentation,
         )
-        return ApiError(ErrorCode.none), entries
+        return DESCRIBED, entries
     if resource_type == BROKER_RESOURCE:
         layers = services.config_layers()
         if resource_name == "":
-            return ApiError(ErrorCode.none), describe.describe_cluster_default_configs(
+            return DESCRIBED, describe.describe_cluster_default_configs(
                 layers=layers,
                 names=wanted,
                 include_synonyms=include_synonyms,
                 include_documentation=include_documentation,
             )
-        if resource_name != str(services.node_id):
-            return _unexpected_broker(services, resource_name), []
-        return ApiError(ErrorCode.none), describe.describe_broker_configs(
+        if not _is_int(resource_name):
+            return ApiError(
+                ErrorCode.invalid_request, f"Broker id must be an integer, but it is: {resource_name}"
+            ), []
+        if int(resource_name) != services.node_id:
+            return ApiError(
+                ErrorCode.invalid_request,
+                f"Unexpected broker id, expected {services.node_id} or empty string, "
+                f"but received {resource_name}",
+            ), []
+        return DESCRIBED, describe.describe_broker_configs(
             layers=layers,
             names=wanted,
             include_synonyms=include_synonyms,
@@ -88,11 +101,24 @@ def _entries_for(
     ), []
 
 
-def _unexpected_broker(services: BrokerServices, resource_name: str) -> ApiError:
-    return ApiError(
-        ErrorCode.invalid_request,
-        f"Unexpected broker id, expected {services.node_id} or empty string, but received {resource_name}",
-    )
+def _is_int(text: str) -> bool:
+    """Java's ``Integer.parseInt``: an optional sign, ASCII digits, 32 bits."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit() and -(2**31) <= int(text) < 2**31
+
+
+def _check_broker_resource(services: BrokerServices, resource_name: str) -> ApiError | None:
+    """The broker a config change is for: "" (cluster default) or this broker's id, as Kafka checks it."""
+    if resource_name == "":
+        return None
+    if not _is_int(resource_name):
+        return ApiError(ErrorCode.invalid_request, f"Node id must be an integer, but it is: {resource_name}")
+    if int(resource_name) != services.node_id:
+        return ApiError(
+            ErrorCode.invalid_request,
+            f"Unexpected broker id, expected {services.node_id}, but received {resource_name}",
+        )
+    return None
 
 
 def _result_entry(entry: ConfigEntry) -> DescribeConfigsResourceResult:
@@ -138,19 +164,28 @@ async def handle_describe_configs(context: RequestContext, request: Any) -> Desc
 
 
 def _check_broker_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
-    """Dynamic broker configs: known, dynamically updatable, and valid."""
+    """Dynamic broker configs: dynamically updatable and valid, as Kafka's controller checks them.
+
+    Names Kafka does not know are accepted and kept (plugins read their own configs), and
+    every refusal is INVALID_REQUEST, as in Kafka's broker config validation.
+    """
     checked: dict[str, str] = {}
     for name, value in configs.items():
-        key = BROKER_CONFIGS.get(name)
-        if key is None or key.internal:
-            raise ConfigError(f"Unknown broker config name: {name}")
-        if not key.dynamic:
-            raise ConfigError(f"Cannot update these configs dynamically: Set({name})")
         if value is None:
             raise ConfigError(
                 f"Null value not supported for : {name}", error_code=int(ErrorCode.invalid_request)
             )
-        key.validate(key.parse(value))
+        key = BROKER_CONFIGS.get(name)
+        if key is not None and not key.internal:
+            if not key.dynamic:
+                raise ConfigError(
+                    f"Cannot update these configs dynamically: [{name}]",
+                    error_code=int(ErrorCode.invalid_request),
+                )
+            try:
+                key.validate(key.parse(value))
+            except ConfigError as exc:
+                raise ConfigError(str(exc), error_code=int(ErrorCode.invalid_request)) from None
         checked[name] = value
     return checked
 
@@ -167,8 +202,8 @@ def _alter(
     if resource_type == TOPIC_RESOURCE:
         return controller.set_topic_configs(resource_name, new_configs, validate_only=validate_only)
     if resource_type == BROKER_RESOURCE:
-        if resource_name not in ("", str(services.node_id)):
-            return _unexpected_broker(services, resource_name)
+        if (error := _check_broker_resource(services, resource_name)) is not None:
+            return error
         try:
             checked = _check_broker_configs(new_configs)
         except ConfigError as exc:
