@@ -21,8 +21,10 @@ from brook_broker.log.clock import Clock
 from brook_broker.log.log_file import Buffer
 from brook_broker.log.results import EMPTY_RECORDS, FetchDataInfo, LogOffsetMetadata
 from brook_broker.log.segment import (
+    CLEANED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
+    SWAP_SUFFIX,
     TIME_INDEX_SUFFIX,
     LogSegment,
     segment_file_name,
@@ -64,6 +66,12 @@ class LogSegments:
     def contains(self, base_offset: int) -> bool:
         index = bisect.bisect_left(self._bases, base_offset)
         return index < len(self._bases) and self._bases[index] == base_offset
+
+    def get(self, base_offset: int) -> LogSegment | None:
+        index = bisect.bisect_left(self._bases, base_offset)
+        if index < len(self._bases) and self._bases[index] == base_offset:
+            return self._segments[index]
+        return None
 
     @property
     def first(self) -> LogSegment:
@@ -255,6 +263,37 @@ class LocalLog:
             except FileNotFoundError:
                 logger.warning("%s: files of %s were already gone", self.dir, segment)
             self._pending_deletes.append((deadline, segment))
+
+    def replace_segments(
+        self, new_segments: Sequence[LogSegment], old_segments: Sequence[LogSegment], *, now_ms: int
+    ) -> None:
+        """Swap cleaned segments (``*.cleaned`` files) in for the segments they were cleaned from.
+
+        Kafka's ``LocalLog.replaceSegments``, in the order that makes a crash at any point
+        recoverable by the loader (`log_loader.complete_interrupted_swaps`):
+
+        1. ``*.cleaned`` -> ``*.swap``: from here on the new data is committed; a crash before
+           this leaves the old segments and a ``.cleaned`` leftover that loading deletes;
+        2. the old segments are renamed ``*.deleted`` (unlinked after ``file.delete.delay.ms``,
+           so in-flight fetches finish); loading deletes any old file a ``.swap`` covers;
+        3. ``*.swap`` -> the plain names.
+
+        The caller holds the log's lock and fsyncs the directory afterwards.
+        """
+        self._offset_metadata_cache = None
+        ordered = sorted(new_segments, key=lambda segment: segment.base_offset)
+        for segment in reversed(ordered):
+            segment.change_file_suffixes(CLEANED_SUFFIX, SWAP_SUFFIX)
+        for segment in reversed(ordered):
+            # Replaces the entry of an old segment with the same base offset.
+            self.segments.add(segment)
+        deadline = now_ms + self.config.file_delete_delay_ms
+        for segment in old_segments:
+            self.segments.remove(segment)  # a no-op for an entry the new segment replaced
+            segment.rename_to_deleted()
+            self._pending_deletes.append((deadline, segment))
+        for segment in ordered:
+            segment.change_file_suffixes(SWAP_SUFFIX, "")
 
     def delete_pending_segments(self, now_ms: int, *, force: bool = False) -> int:
         """Close and unlink deleted segments whose delay has passed; returns how many."""

@@ -128,29 +128,7 @@ class LogFile:
         self, start: int = 0, end: int | None = None
     ) -> Iterator[tuple[int, RecordBatchHeader, memoryview]]:
         """Like `batch_headers`, with each batch's bytes (read in large chunks)."""
-        end = self._size if end is None else min(end, self._size)
-        position = start
-        chunk = b""
-        chunk_start = start
-        while end - position >= RECORD_BATCH_OVERHEAD:
-            offset_in_chunk = position - chunk_start
-            if len(chunk) - offset_in_chunk < RECORD_BATCH_OVERHEAD:
-                chunk = os.pread(self.fd, min(_DATA_CHUNK, end - position), position)
-                chunk_start, offset_in_chunk = position, 0
-                if len(chunk) < RECORD_BATCH_OVERHEAD:
-                    return
-            header = read_header(chunk, offset_in_chunk)
-            size = header.size
-            if header.batch_length < _MIN_BATCH_LENGTH or position + size > end:
-                return
-            if len(chunk) - offset_in_chunk < size:
-                # The batch runs past the chunk: read from its start, at least the whole batch.
-                chunk = os.pread(self.fd, min(max(_DATA_CHUNK, size), end - position), position)
-                chunk_start, offset_in_chunk = position, 0
-                if len(chunk) < size:
-                    return
-            yield position, header, memoryview(chunk)[offset_in_chunk : offset_in_chunk + size]
-            position += size
+        return read_batches(self.fd, start, self._size if end is None else min(end, self._size))
 
     def search_for_offset_with_size(
         self, target_offset: int, start_position: int
@@ -194,6 +172,36 @@ class LogFile:
             return os.stat(self.path).st_mtime_ns // 1_000_000
         except FileNotFoundError:
             return 0
+
+
+def read_batches(fd: int, start: int, end: int) -> Iterator[tuple[int, RecordBatchHeader, memoryview]]:
+    """``(position, header, bytes)`` of each whole batch of ``fd`` in ``[start, end)``.
+
+    `LogFile.batches` reads through the segment's descriptor; the log cleaner reads through
+    a descriptor of its own, which stays valid when the segment is renamed or deleted meanwhile.
+    """
+    position = start
+    chunk = b""
+    chunk_start = start
+    while end - position >= RECORD_BATCH_OVERHEAD:
+        offset_in_chunk = position - chunk_start
+        if len(chunk) - offset_in_chunk < RECORD_BATCH_OVERHEAD:
+            chunk = os.pread(fd, min(_DATA_CHUNK, end - position), position)
+            chunk_start, offset_in_chunk = position, 0
+            if len(chunk) < RECORD_BATCH_OVERHEAD:
+                return
+        header = read_header(chunk, offset_in_chunk)
+        size = header.size
+        if header.batch_length < _MIN_BATCH_LENGTH or position + size > end:
+            return
+        if len(chunk) - offset_in_chunk < size:
+            # The batch runs past the chunk: read from its start, at least the whole batch.
+            chunk = os.pread(fd, min(max(_DATA_CHUNK, size), end - position), position)
+            chunk_start, offset_in_chunk = position, 0
+            if len(chunk) < size:
+                return
+        yield position, header, memoryview(chunk)[offset_in_chunk : offset_in_chunk + size]
+        position += size
 
 
 def _advance(buffers: list[Buffer], done: int) -> list[Buffer]:

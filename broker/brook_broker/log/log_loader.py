@@ -3,8 +3,9 @@
 `UnifiedLog.load` calls `load_log`: it checks ``partition.metadata``, reads the leader-epoch
 checkpoint, and `load_segments`:
 
-1. deletes leftovers of interrupted operations (``*.deleted``, ``*.cleaned``, ``*.swap``,
-   ``*.tmp``) and index files whose ``.log`` is gone;
+1. finishes a segment swap the log cleaner was interrupted in (`complete_interrupted_swaps`),
+   deletes leftovers of interrupted operations (``*.deleted``, ``*.cleaned``, ``*.tmp``) and
+   index files whose ``.log`` is gone;
 2. opens every segment, rebuilding indexes that are missing or fail their sanity check;
 3. after an unclean shutdown, recovers every segment from the one holding the recovery
    point: CRC-checks each batch, cuts the log at the first torn or corrupt one and deletes
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,11 +31,14 @@ from brook_broker.log.clock import Clock
 from brook_broker.log.index import CorruptIndexError
 from brook_broker.log.leader_epoch import LeaderEpochFileCache
 from brook_broker.log.local_log import LocalLog, LogSegments
+from brook_broker.log.log_file import read_batches
 from brook_broker.log.producer_state import ProducerStateManager
 from brook_broker.log.segment import (
+    CLEANED_SUFFIX,
     DELETED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
+    SWAP_SUFFIX,
     TIME_INDEX_SUFFIX,
     LogSegment,
     segment_file_name,
@@ -43,12 +48,11 @@ from brook_broker.protocol.records import RecordBatchHeader
 
 logger = logging.getLogger(__name__)
 
-CLEANED_SUFFIX = ".cleaned"
-SWAP_SUFFIX = ".swap"
 TMP_SUFFIX = ".tmp"
 TXN_INDEX_SUFFIX = ".txnindex"
-_STRAY_SUFFIXES = (DELETED_SUFFIX, CLEANED_SUFFIX, SWAP_SUFFIX, TMP_SUFFIX)
+_STRAY_SUFFIXES = (DELETED_SUFFIX, CLEANED_SUFFIX, TMP_SUFFIX)
 _INDEX_SUFFIXES = (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX)
+_SEGMENT_SUFFIXES = (LOG_SUFFIX, *_INDEX_SUFFIXES)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,14 +78,62 @@ def _base_offset(path: Path, suffix: str) -> int | None:
     return int(stem) if stem != path.name and len(stem) == 20 and stem.isdigit() else None
 
 
+def _next_offset_of(path: Path, base_offset: int) -> int:
+    """The offset after the last whole batch of a log file (a ``.swap`` segment's upper bound)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        next_offset = base_offset
+        for _, header, _ in read_batches(fd, 0, os.fstat(fd).st_size):
+            next_offset = header.next_offset
+        return next_offset
+    finally:
+        os.close(fd)
+
+
+def complete_interrupted_swaps(directory: Path) -> None:
+    """Finish a cleaner swap that a crash interrupted (Kafka's LogLoader, passes one to three).
+
+    A ``.swap`` log was fsync'd before it was renamed from ``.cleaned``, so it is complete and
+    replaces every old segment whose base offset lies in [its base, its next offset): those are
+    deleted (whatever their suffix) and the ``.swap`` renamed. Its indexes are deleted and
+    rebuilt when the segment is opened. The cleaner keeps the last batch of every group it
+    cleans, so a ``.swap`` always reaches the end of the last segment it replaces.
+    """
+    swaps = list(directory.glob(f"*{SWAP_SUFFIX}"))
+    if not swaps:
+        return
+    ranges: list[tuple[int, int]] = []
+    for swap in swaps:
+        base = _base_offset(swap, LOG_SUFFIX + SWAP_SUFFIX)
+        if base is not None:
+            ranges.append((base, max(base + 1, _next_offset_of(swap, base))))
+            logger.info("%s: completing the interrupted swap of cleaned segment %s", directory, swap.name)
+    for path in directory.iterdir():
+        name = path.name
+        if name.endswith(SWAP_SUFFIX):
+            continue
+        stem = Path(name.removesuffix(DELETED_SUFFIX))
+        bases = (_base_offset(stem, suffix) for suffix in _SEGMENT_SUFFIXES)
+        base = next((base for base in bases if base is not None), None)
+        if base is not None and any(low <= base < high for low, high in ranges):
+            logger.info("%s: deleting %s, which a cleaned segment replaces", directory, name)
+            path.unlink(missing_ok=True)
+    for swap in swaps:
+        if swap.name.endswith(LOG_SUFFIX + SWAP_SUFFIX):
+            swap.rename(swap.with_name(swap.name.removesuffix(SWAP_SUFFIX)))
+        else:
+            swap.unlink(missing_ok=True)  # an index: rebuilt from the log when the segment opens
+    checkpoint.fsync_dir(directory)
+
+
 def remove_stray_files(directory: Path) -> list[int]:
-    """Delete leftovers and orphaned indexes; return the base offsets of the ``.log`` files."""
+    """Finish interrupted swaps, delete leftovers and orphaned indexes; return the ``.log`` base offsets."""
+    complete_interrupted_swaps(directory)
     bases: set[int] = set()
     indexes: list[tuple[int, Path]] = []
     for path in directory.iterdir():
         name = path.name
         if name.endswith(_STRAY_SUFFIXES):
-            # Compaction (``.cleaned``/``.swap``) is not implemented, so a swap is never valid.
             logger.info("%s: deleting leftover file %s", directory, name)
             path.unlink(missing_ok=True)
             continue

@@ -5,7 +5,8 @@ directory with the recovery point, log start offset and high watermark from that
 directory's checkpoint files, recovering the logs if ``.kafka_cleanshutdown`` is missing.
 The replica manager then gets logs with `get_log` / `get_or_create_log` / `delete_log`.
 The server schedules the periodic work (`cleanup_logs`, `flush_dirty_logs`, `checkpoint`,
-`delete_pending_files`, `remove_expired_producers`) and finally calls `shutdown`.
+`delete_pending_files`, `remove_expired_producers`), runs the log cleaner with `clean_logs`
+in a worker thread (see `log_cleaner`), and finally calls `shutdown`.
 
 ``__cluster_metadata-0`` is skipped at startup: the KRaft layer owns it and may open it
 through `get_or_create_log`, which then loads it with the same recovery information.
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from brook_broker.config.log_config import LogConfig
 from brook_broker.log import checkpoint
+from brook_broker.log.cleaner import CleanerStats
 from brook_broker.log.clock import Clock, system_clock_ms
+from brook_broker.log.log_cleaner import CleanerConfig, LogCleaner
 from brook_broker.log.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.errors import InconsistentTopicIdError, KafkaStorageError
@@ -71,6 +74,7 @@ class LogManager:
         directory_ids: Mapping[Path, uuid.UUID] | None = None,
         time: Clock = system_clock_ms,
         producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        cleaner_config: CleanerConfig | None = None,
     ) -> None:
         self.log_dirs = [Path(d).absolute() for d in log_dirs]
         if not self.log_dirs:
@@ -87,6 +91,13 @@ class LogManager:
         #: Logs renamed ``-delete``; their files go once ``file.delete.delay.ms`` has passed.
         self._logs_to_delete: list[tuple[int, UnifiedLog]] = []
         self._topic_ids: dict[str, uuid.UUID] = {}
+        cleaner_config = cleaner_config or CleanerConfig()
+        #: Compaction (``log.cleaner.enable``); None when disabled.
+        self.cleaner = (
+            LogCleaner(cleaner_config, logs=lambda: dict(self._logs), time=time)
+            if cleaner_config.enable_cleaner
+            else None
+        )
 
     @property
     def had_clean_shutdown(self) -> bool:
@@ -259,6 +270,8 @@ class LogManager:
         log = self._logs.pop(tp, None)
         if log is None:
             return
+        if self.cleaner is not None:
+            self.cleaner.abort_cleaning(tp)
         deleted_dir = log.dir.with_name(f"{tp}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
         log.mark_for_deletion(deleted_dir)
         checkpoint.fsync_dir(deleted_dir.parent)
@@ -267,9 +280,25 @@ class LogManager:
     # -- periodic work ------------------------------------------------------------------
 
     def cleanup_logs(self, now_ms: int | None = None) -> int:
-        """Retention for every log (``log.retention.check.interval.ms``); returns segments deleted."""
+        """Retention for every log (``log.retention.check.interval.ms``); returns segments deleted.
+
+        A log the cleaner is working on waits for the next round (Kafka pauses one or the other).
+        """
         now = self._time() if now_ms is None else now_ms
-        return sum(log.delete_old_segments(now) for log in self.all_logs())
+        cleaner = self.cleaner
+        return sum(
+            log.delete_old_segments(now)
+            for tp, log in list(self._logs.items())
+            if cleaner is None or not cleaner.is_cleaning(tp)
+        )
+
+    def clean_logs(self, now_ms: int | None = None) -> CleanerStats | None:
+        """One log cleaner pass over the filthiest compacted log (run it in a worker thread).
+
+        Returns None when the cleaner is disabled or no log was dirty enough: the caller then
+        waits ``log.cleaner.backoff.ms`` before the next call.
+        """
+        return self.cleaner.clean_one(now_ms) if self.cleaner is not None else None
 
     def flush_dirty_logs(self, now_ms: int | None = None) -> None:
         """fsync rolled segments, and whole logs whose ``flush.ms`` has passed (may run in a thread)."""
@@ -318,6 +347,9 @@ class LogManager:
 
     def shutdown(self, *, broker_epoch: int = -1) -> None:
         """Flush and close every log, write checkpoints and the clean-shutdown marker."""
+        if self.cleaner is not None:
+            # Stops a pass in a worker thread at its next batch; no swap can follow.
+            self.cleaner.shutdown()
         # Flush before close: the recovery points written below must cover everything.
         for log in self.all_logs():
             log.flush()

@@ -42,6 +42,10 @@ LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
 DELETED_SUFFIX = ".deleted"
+#: The log cleaner writes a segment as ``*.cleaned``, renames it ``*.swap`` to commit it, then
+#: drops the suffix once the segments it replaces are gone (see `LocalLog.replace_segments`).
+CLEANED_SUFFIX = ".cleaned"
+SWAP_SUFFIX = ".swap"
 _INT32_MAX = 2**31 - 1
 
 
@@ -61,16 +65,18 @@ class LogSegment:
         config: LogConfig,
         time: Clock,
         roll_jitter_ms: int = 0,
+        file_suffix: str = "",
     ) -> None:
+        # ``file_suffix`` (Kafka's ``fileSuffix``): the log cleaner writes ``*.cleaned`` files.
         self.base_offset = base_offset
-        self.log = LogFile(directory / segment_file_name(base_offset, LOG_SUFFIX))
+        self.log = LogFile(directory / (segment_file_name(base_offset, LOG_SUFFIX) + file_suffix))
         self.offset_index = OffsetIndex(
-            directory / segment_file_name(base_offset, INDEX_SUFFIX),
+            directory / (segment_file_name(base_offset, INDEX_SUFFIX) + file_suffix),
             base_offset=base_offset,
             max_index_size=config.segment_index_bytes,
         )
         self.time_index = TimeIndex(
-            directory / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
+            directory / (segment_file_name(base_offset, TIME_INDEX_SUFFIX) + file_suffix),
             base_offset=base_offset,
             max_index_size=config.segment_index_bytes,
         )
@@ -264,9 +270,14 @@ class LogSegment:
         """Kafka's roll rules: full by size, old by time (with jitter), an index full, offsets overflow."""
         size = self.size
         waited = self.time_waited_for_roll(now_ms, max_timestamp_in_messages)
+        segment_ms = config.segment_ms
+        if config.compact and config.max_compaction_lag_ms > 0:
+            # Kafka's maxSegmentMs: the cleaner never touches the active segment, so it must
+            # roll for max.compaction.lag.ms to be able to force a cleaning.
+            segment_ms = min(segment_ms, config.max_compaction_lag_ms)
         return (
             size > config.segment_bytes - messages_size
-            or (size > 0 and waited > config.segment_ms - self.roll_jitter_ms)
+            or (size > 0 and waited > segment_ms - self.roll_jitter_ms)
             or self.offset_index.is_full()
             or self.time_index.is_full()
             or not self.offset_index.can_append_offset(max_offset_in_messages)

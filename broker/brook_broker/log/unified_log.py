@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from brook_broker.config.log_config import LogConfig
@@ -27,6 +28,7 @@ from brook_broker.log.local_log import LocalLog
 from brook_broker.log.producer_entry import AppendOrigin, ProducerAppendInfo
 from brook_broker.log.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager
 from brook_broker.log.results import FetchDataInfo, LogAppendInfo, LogOffsetMetadata, TimestampAndOffset
+from brook_broker.log.segment import LogSegment
 from brook_broker.log.validator import UnexpectedAppendOffsetError
 from brook_broker.protocol.errors import KafkaStorageError, OffsetOutOfRangeError
 from brook_broker.protocol.types import TopicPartition
@@ -62,8 +64,10 @@ class UnifiedLog:
         self._log_start_offset = log_start_offset
         self._high_watermark = min(max(high_watermark, log_start_offset), local_log.log_end_offset)
         self._closed = False
-        #: Counts truncations, so a flush running in another thread notices one happened.
+        #: Counts truncations, so a flush or cleaning running in another thread notices one happened.
         self._truncations = 0
+        #: The lowest log end a truncation left since the log cleaner last asked (`take_truncation_offset`).
+        self._truncated_to: int | None = None
         #: Offset below which rolled segments await an fsync (done by `flush_rolled_segments`).
         self._roll_flush_offset = 0
         self.last_flush_ms = time()
@@ -323,6 +327,7 @@ class UnifiedLog:
                 return True
             self._truncations += 1
             new_end = self.local_log.truncate_to(target_offset, now_ms=self._time())
+            self._note_truncation(new_end)
             self.leader_epoch_cache.truncate_from_end(new_end)
             self._log_start_offset = min(self._log_start_offset, new_end)
             self._high_watermark = min(self._high_watermark, new_end)
@@ -340,12 +345,53 @@ class UnifiedLog:
         with self._lock:
             self._check_open()
             self._truncations += 1
+            self._note_truncation(new_offset)
             self.local_log.truncate_fully_and_start_at(new_offset, now_ms=self._time())
             self.leader_epoch_cache.clear()
             self.producer_state_manager.truncate_fully_and_start_at(new_offset)
             self._log_start_offset = new_offset
             self._high_watermark = new_offset
             self._roll_flush_offset = 0
+
+    def _note_truncation(self, new_end: int) -> None:
+        self._truncated_to = new_end if self._truncated_to is None else min(self._truncated_to, new_end)
+
+    def take_truncation_offset(self) -> int | None:
+        """The lowest log end truncations left since the last call (the cleaner lowers its checkpoint)."""
+        with self._lock:
+            offset, self._truncated_to = self._truncated_to, None
+            return offset
+
+    # -- compaction (the log cleaner runs in a worker thread; see `log_cleaner`) ---------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The log's lock: the cleaner holds it briefly to read a consistent view of the log."""
+        return self._lock
+
+    @property
+    def truncation_count(self) -> int:
+        return self._truncations
+
+    def replace_segments(
+        self, new_segment: LogSegment, old_segments: Sequence[LogSegment], *, truncation_count: int
+    ) -> bool:
+        """Swap a cleaned segment in for the segments it was cleaned from (Kafka's replaceSegments).
+
+        Refused (False) when the log changed under the cleaner: closed, truncated, or any old
+        segment no longer in it (retention or DeleteRecords removed it). Only renames and list
+        updates happen under the lock; the cleaner fsyncs the directory afterwards.
+        """
+        with self._lock:
+            segments = self.local_log.segments
+            if (
+                self._closed
+                or truncation_count != self._truncations
+                or any(segments.get(old.base_offset) is not old for old in old_segments)
+            ):
+                return False
+            self.local_log.replace_segments([new_segment], old_segments, now_ms=self._time())
+            return True
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move the log start offset to ``offset`` (<= high watermark); returns it."""

@@ -2,8 +2,10 @@
 
 `UnifiedLog.append_as_leader` calls `validate_and_assign_offsets` with a produce request's
 records. The work per batch is constant: headers, CRC (C code), size, timestamp bounds.
-Records are never decoded, so checks that need them (per-record timestamps, keyless records
-on compacted topics, recompression to ``compression.type``) are not done here.
+Records are not decoded, so checks that need them (per-record timestamps, recompression to
+``compression.type``) are not done here. The one exception is a compacted topic: the log
+cleaner needs a key on every record, so each batch is decompressed and its keys scanned
+(`_check_keys`), as Kafka's LogValidator does for ``cleanup.policy=compact``.
 
 The result is a list of buffers for ``os.writev``: for each batch a rewritten 16-byte prefix
 (new ``baseOffset`` and ``partitionLeaderEpoch``) and a view of the rest of the client's
@@ -19,6 +21,7 @@ from brook_broker.config.log_config import LogConfig
 from brook_broker.log.log_file import Buffer
 from brook_broker.log.producer_entry import BatchMetadata
 from brook_broker.log.results import LogAppendInfo
+from brook_broker.protocol import record_reader
 from brook_broker.protocol.errors import (
     InvalidRecordError,
     InvalidTimestampError,
@@ -108,6 +111,7 @@ def validate_and_assign_offsets(
     """
     batches = validate_batches(records)
     view = memoryview(records)
+    compacted = config.compact
     log_append_time = config.message_timestamp_type == "LogAppendTime"
     earliest = now_ms - config.message_timestamp_before_max_ms
     latest = now_ms + config.message_timestamp_after_max_ms
@@ -128,6 +132,8 @@ def validate_and_assign_offsets(
             raise InvalidRecordError("clients may not send control batches")
         if header.has_producer_id and header.base_sequence == NO_SEQUENCE:
             raise InvalidRecordError(f"batch of producer {header.producer_id} has no sequence number")
+        if compacted:
+            _check_keys(view[position : position + batch_size])
         base_offset = next_offset
         next_offset += header.last_offset_delta + 1
         if log_append_time:
@@ -217,6 +223,13 @@ def _check_append_size(size: int, config: LogConfig) -> None:
         raise RecordBatchTooLargeError(
             f"record set of {size} bytes exceeds segment.bytes {config.segment_bytes}"
         )
+
+
+def _check_keys(batch: memoryview) -> None:
+    """A compacted topic keeps the latest record per key, so a record without one is refused."""
+    for record in record_reader.iter_records(batch):
+        if record.key is None:
+            raise InvalidRecordError("compacted topic cannot accept a record without a key")
 
 
 def _check_timestamps(header: RecordBatchHeader, *, earliest: int, latest: int) -> None:

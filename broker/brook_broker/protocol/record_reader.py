@@ -55,6 +55,8 @@ _HEADER = struct.Struct(">qiibIhiqqqhii")
 _ATTR_TIMESTAMP_TYPE = 0x08
 _ATTR_TRANSACTIONAL = 0x10
 _ATTR_CONTROL = 0x20
+#: KIP-534: ``baseTimestamp`` holds the delete horizon of the batch's tombstones.
+_ATTR_DELETE_HORIZON = 0x40
 #: Kafka's ``ByteUtils`` refuses varints longer than 5 bytes and varlongs longer than 10.
 _VARINT_MAX_SHIFT = 28
 _VARLONG_MAX_SHIFT = 63
@@ -334,21 +336,29 @@ def build_batch(
     is_control: bool = False,
     last_offset_delta: int | None = None,
     xerial_snappy: bool = True,
+    delete_horizon_ms: int | None = None,
+    max_timestamp: int | None = None,
 ) -> bytes:
     """Encode one v2 batch as a producer (or, with ``log_append_time``, the broker) would.
 
     ``base_offset`` defaults to the first record's offset and ``baseTimestamp`` is the first
-    record's timestamp, as in Kafka's ``MemoryRecordsBuilder``. ``last_offset_delta`` may be
-    given to build the empty batches compaction leaves behind.
+    record's timestamp, as in Kafka's ``MemoryRecordsBuilder``. The log cleaner passes the rest:
+    ``last_offset_delta`` keeps a source batch's offset range when records were removed (and
+    builds the empty batches compaction leaves behind), ``delete_horizon_ms`` sets KIP-534's
+    delete horizon (``baseTimestamp`` becomes the horizon, attribute bit 6 is set, record
+    timestamps stay exact through their deltas), and ``max_timestamp`` keeps an empty
+    batch's ``maxTimestamp``.
     """
     if base_offset is None:
         base_offset = records[0].offset if records else 0
     base_timestamp = records[0].timestamp if records else NO_TIMESTAMP
-    if timestamp_type == TimestampType.LOG_APPEND_TIME:
+    if delete_horizon_ms is not None:
+        base_timestamp = delete_horizon_ms
+    if timestamp_type == TimestampType.LOG_APPEND_TIME and max_timestamp is None:
         if log_append_time is None:
             raise ValueError("a LogAppendTime batch needs log_append_time")
         max_timestamp = log_append_time
-    else:
+    elif max_timestamp is None:
         max_timestamp = max((r.timestamp for r in records), default=NO_TIMESTAMP)
     if last_offset_delta is None:
         last_offset_delta = records[-1].offset - base_offset if records else -1
@@ -356,6 +366,7 @@ def build_batch(
     attributes |= _ATTR_TIMESTAMP_TYPE if timestamp_type == TimestampType.LOG_APPEND_TIME else 0
     attributes |= _ATTR_TRANSACTIONAL if is_transactional else 0
     attributes |= _ATTR_CONTROL if is_control else 0
+    attributes |= _ATTR_DELETE_HORIZON if delete_horizon_ms is not None else 0
     body = b"".join(
         _encode_record(record, base_offset=base_offset, base_timestamp=base_timestamp) for record in records
     )

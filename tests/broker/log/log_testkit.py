@@ -10,13 +10,15 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from brook_broker.log.unified_log import UnifiedLog
-from brook_broker.protocol.record_reader import Record, build_batch
+from brook_broker.protocol.record_reader import Record, build_batch, iter_records
 from brook_broker.protocol.records import (
     NO_PARTITION_LEADER_EPOCH,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
     NO_SEQUENCE,
     CompressionType,
+    RecordBatchHeader,
+    iter_batches,
 )
 from brook_broker.protocol.types import TopicPartition
 
@@ -96,3 +98,59 @@ def make_batch(
         partition_leader_epoch=partition_leader_epoch,
         is_control=is_control,
     )
+
+
+# --- compaction -------------------------------------------------------------------------------
+
+KeyValue = tuple[bytes | None, bytes | None]
+
+
+def keyed_batch(
+    pairs: Sequence[KeyValue],
+    *,
+    timestamp: int = T0,
+    compression: CompressionType = CompressionType.NONE,
+    producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = NO_PRODUCER_EPOCH,
+    base_sequence: int = NO_SEQUENCE,
+    xerial_snappy: bool = True,
+) -> bytes:
+    """A producer's batch of ``(key, value)`` records (value None: a tombstone), offsets from 0."""
+    records = [Record(offset=i, timestamp=timestamp + i, key=k, value=v) for i, (k, v) in enumerate(pairs)]
+    return build_batch(
+        records,
+        base_offset=0,
+        compression=compression,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+        xerial_snappy=xerial_snappy,
+    )
+
+
+def read_records(log: UnifiedLog, *, start: int | None = None) -> list[Record]:
+    """Every record of the log from ``start`` (default: the log start) to its end, via `UnifiedLog.read`."""
+    records: list[Record] = []
+    offset = log.log_start_offset if start is None else start
+    while offset < log.log_end_offset:
+        data = log.read(offset, max_bytes=1 << 20).records.read_bytes()
+        if not data:
+            break
+        for position, header in iter_batches(data):
+            records.extend(iter_records(memoryview(data)[position : position + header.size], verify_crc=True))
+            offset = header.next_offset
+    return records
+
+
+def read_batch_headers(log: UnifiedLog) -> list[RecordBatchHeader]:
+    """The headers of every batch in the log, in order (from the segment files)."""
+    return [header for segment in log.local_log.segments for _, header in segment.log.batch_headers()]
+
+
+def latest_per_key(records: Sequence[Record]) -> dict[bytes, bytes | None]:
+    """The model of a compacted log: each key's last value (None for a tombstone)."""
+    model: dict[bytes, bytes | None] = {}
+    for record in records:
+        assert record.key is not None
+        model[record.key] = record.value
+    return model
