@@ -146,20 +146,8 @@ async def reconcile(
     group_id = parsed.group_in_kafka(name)
     try:
         async with connect(bootstrap_servers) as kafka:
-            group = await kafka.describe_group(group_id)  # 2
-            committed = await kafka.group_offsets(group_id)
-            end_offsets = await kafka.list_offsets(committed, timestamp=admin.LATEST) if committed else {}
-            lag = compute_lag(committed, end_offsets)
-            status = previous.model_copy(
-                update={
-                    "group_id": group_id,
-                    "state": group.state,
-                    "members": group.members,
-                    "total_lag": sum(p.lag for p in lag),
-                    "lag": lag[:MAX_LAG_ENTRIES],
-                    "last_refresh_time": now(),
-                }
-            )
+            group, committed, observed = await _observe(kafka, group_id, now=now)  # 2
+            status = previous.model_copy(update={"group_id": group_id, **observed})
             request = parsed.offset_reset
             done = previous.offset_reset
             if request is not None and (
@@ -176,6 +164,10 @@ async def reconcile(
                     generation=generation,
                     now=now,
                 )
+                if status.offset_reset is not None and status.offset_reset.phase == "Completed":
+                    # The committed offsets just moved: report the lag they give.
+                    _, _, observed = await _observe(kafka, group_id, now=now)
+                    status = status.model_copy(update=observed)
     except admin.KafkaAdminError as error:
         message = f"{bootstrap_servers}: {error}"
         reason = Reason.KAFKA_UNREACHABLE if str(error).startswith("cannot connect") else Reason.KAFKA_ERROR
@@ -183,6 +175,24 @@ async def reconcile(
     message = f"group {group_id}: {status.state}, {status.members} members, lag {status.total_lag}"
     pending = status.offset_reset is not None and status.offset_reset.phase == "Pending"
     return Result(with_summary(status, True, Reason.READY, message), RETRY_KAFKA if pending else None)
+
+
+async def _observe(
+    kafka: admin.KafkaAdmin, group_id: str, *, now: Callable[[], dt.datetime]
+) -> tuple[admin.GroupDescription, dict[admin.TopicPartition, int], dict[str, Any]]:
+    """The group's description, committed offsets, and the status fields they give (state, lag)."""
+    group = await kafka.describe_group(group_id)
+    committed = await kafka.group_offsets(group_id)
+    end_offsets = await kafka.list_offsets(committed, timestamp=admin.LATEST) if committed else {}
+    lag = compute_lag(committed, end_offsets)
+    fields = {
+        "state": group.state,
+        "members": group.members,
+        "total_lag": sum(p.lag for p in lag),
+        "lag": lag[:MAX_LAG_ENTRIES],
+        "last_refresh_time": now(),
+    }
+    return group, committed, fields
 
 
 async def _offset_reset(
