@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import datetime
 import enum
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -143,7 +144,7 @@ class KafkaApiError(Exception):
             text = template.format(kind=self.kind, name=self.name)
         else:
             text = _sentence_fragment(self.message or _aiokafka_description(self.code))
-            if self.name is not None and self.name not in text:
+            if self.name is not None and not _mentions(text, self.name):
                 text = f"{self.kind} '{self.name}': {text}"
         return f"{text} ({self.error_name})"
 
@@ -322,6 +323,11 @@ def _config_source(value: int) -> ConfigSource:
 def _aiokafka_description(code: ErrorCode) -> str:
     description = str(getattr(for_code(int(code)), "description", ""))
     return description if for_code(int(code)).errno == int(code) and description else "request failed"
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name`` as a whole word (topic names use ``[A-Za-z0-9._-]``)."""
+    return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text) is not None
 
 
 def _sentence_fragment(text: str) -> str:

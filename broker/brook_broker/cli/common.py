@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
@@ -64,6 +64,19 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+Handler = Callable[[argparse.Namespace, ConnectionSettings], Coroutine[Any, Any, int]]
+
+
+def client_command(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    """Adapt ``async handler(args, settings) -> exit code`` to the ``run(args)`` `cli.main` calls."""
+
+    def run(args: argparse.Namespace) -> int:
+        settings = settings_from(args)
+        return run_client(handler(args, settings), settings=settings)
+
+    return run
 
 
 def run_client(coroutine: Coroutine[Any, Any, int], *, settings: ConnectionSettings) -> int:

@@ -28,6 +28,7 @@ from kio.schema.errors import ErrorCode
 from brook_broker.cli.client import Admin, KafkaApiError
 from brook_broker.cli.common import (
     EXIT_OK,
+    EXIT_USAGE,
     add_connection_options,
     from_aiokafka,
     key_value,
@@ -73,9 +74,9 @@ def register(commands: Any) -> None:
 
 def run_produce(args: argparse.Namespace) -> int:
     if args.key_separator == "":
-        raise CliError("--key-separator must not be empty", exit_code=2)
+        raise CliError("--key-separator must not be empty", exit_code=EXIT_USAGE)
     if args.partition is not None and args.partition < 0:
-        raise CliError("--partition must be 0 or more", exit_code=2)
+        raise CliError("--partition must be 0 or more", exit_code=EXIT_USAGE)
     settings = settings_from(args)
     return run_client(_produce(args, settings), settings=settings)
 
@@ -97,7 +98,9 @@ class _Tally:
             self.error = self.error or exc
             return
         self.acked += 1
-        self.partitions.add(future.result().partition)
+        metadata = future.result()
+        if metadata is not None:  # acks=0: aiokafka resolves with None, partition unknown
+            self.partitions.add(metadata.partition)
 
 
 async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> int:
@@ -141,11 +144,13 @@ async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> in
         loop.remove_signal_handler(signal.SIGINT)
         await producer.stop()
     elapsed = time.monotonic() - started
-    print(
-        f"Produced {_plural(tally.acked, 'record')} ({_plural(tally.bytes, 'byte')}) to "
-        f"{_plural(len(tally.partitions), 'partition')} of {args.topic} in {elapsed:.2f} s.",
-        file=sys.stderr,
-    )
+    records, size = _plural(tally.acked, "record"), _plural(tally.bytes, "byte")
+    if args.acks == "0":
+        summary = f"Sent {records} ({size}) to {args.topic} in {elapsed:.2f} s (acks=0: unconfirmed)."
+    else:
+        partitions = _plural(len(tally.partitions), "partition")
+        summary = f"Produced {records} ({size}) to {partitions} of {args.topic} in {elapsed:.2f} s."
+    print(summary, file=sys.stderr)
     if tally.error is not None:
         if isinstance(tally.error, KafkaError):
             raise from_aiokafka(tally.error, topic=args.topic)

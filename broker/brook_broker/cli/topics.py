@@ -21,9 +21,8 @@ from brook_broker.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     add_connection_options,
+    client_command,
     key_value,
-    run_client,
-    settings_from,
 )
 from brook_broker.cli.connection import ConnectionSettings
 from brook_broker.cli.errors import CliError
@@ -61,17 +60,17 @@ def register(commands: Any) -> None:
         help="topic config (repeatable)",
     )
     create.add_argument("--if-not-exists", action="store_true", help="succeed if the topic already exists")
-    create.set_defaults(run=run_create)
+    create.set_defaults(run=client_command(_create))
 
     listing = actions.add_parser("list", help="list topic names")
     listing.add_argument("--exclude-internal", action="store_true", help="leave out internal topics")
-    listing.set_defaults(run=run_list)
+    listing.set_defaults(run=client_command(_list))
 
     describe = actions.add_parser(
         "describe", help="partitions, leaders, replicas, ISR and overridden configs"
     )
     describe.add_argument("topics", nargs="*", metavar="TOPIC", help="default: every topic")
-    describe.set_defaults(run=run_describe)
+    describe.set_defaults(run=client_command(_describe))
 
     alter = actions.add_parser("alter", help="add partitions, set or remove topic configs")
     alter.add_argument("topic", metavar="TOPIC")
@@ -93,23 +92,18 @@ def register(commands: Any) -> None:
         metavar="KEY",
         help="revert a config to its default (repeatable)",
     )
-    alter.set_defaults(run=run_alter)
+    alter.set_defaults(run=client_command(_alter))
 
     delete = actions.add_parser("delete", help="delete topics")
     delete.add_argument("topics", nargs="+", metavar="TOPIC")
     delete.add_argument("--if-exists", action="store_true", help="succeed for topics that do not exist")
-    delete.set_defaults(run=run_delete)
+    delete.set_defaults(run=client_command(_delete))
 
     for parser in (create, listing, describe, alter, delete):
         add_connection_options(parser)
 
 
 # --- create ------------------------------------------------------------------------------
-
-
-def run_create(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    return run_client(_create(args, settings), settings=settings)
 
 
 async def _create(args: argparse.Namespace, settings: ConnectionSettings) -> int:
@@ -134,11 +128,6 @@ async def _create(args: argparse.Namespace, settings: ConnectionSettings) -> int
 
 
 # --- list --------------------------------------------------------------------------------
-
-
-def run_list(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    return run_client(_list(args, settings), settings=settings)
 
 
 async def _list(args: argparse.Namespace, settings: ConnectionSettings) -> int:
@@ -169,11 +158,6 @@ async def _list(args: argparse.Namespace, settings: ConnectionSettings) -> int:
 # --- describe ----------------------------------------------------------------------------
 
 
-def run_describe(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    return run_client(_describe(args, settings), settings=settings)
-
-
 async def _describe(args: argparse.Namespace, settings: ConnectionSettings) -> int:
     async with Admin(settings) as admin:
         # Kafka answers unknown names per topic; `describe_topics` raises for the first one,
@@ -193,6 +177,7 @@ async def _describe(args: argparse.Namespace, settings: ConnectionSettings) -> i
 
 def render_topic(console: Console, topic: TopicDescription, configs: list[ConfigEntry]) -> None:
     """One topic as kafka-topics.sh --describe shows it: a summary line, configs, a partition table."""
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(
@@ -204,7 +189,7 @@ def render_topic(console: Console, topic: TopicDescription, configs: list[Config
     )
     # Like Kafka's TopicCommand: every config whose value is not the built-in default.
     overridden = [c for c in configs if not c.is_default]
-    shown = ",".join(f"{c.name}={'<sensitive>' if c.sensitive else c.value}" for c in overridden)
+    shown = escape(",".join(f"{c.name}={'<sensitive>' if c.sensitive else c.value}" for c in overridden))
     console.print(f"[bold]Configs:[/bold] {shown}", highlight=False)
     table = Table("PARTITION", "LEADER", "REPLICAS", "ISR", header_style="bold")
     for p in topic.partitions:
@@ -229,16 +214,11 @@ def format_topic_id(topic_id: uuid.UUID | None) -> str:
 # --- alter -------------------------------------------------------------------------------
 
 
-def run_alter(args: argparse.Namespace) -> int:
+async def _alter(args: argparse.Namespace, settings: ConnectionSettings) -> int:
     if args.partitions is None and not args.config and not args.delete_config:
         raise CliError(
             "nothing to alter: give --partitions, --config or --delete-config", exit_code=EXIT_USAGE
         )
-    settings = settings_from(args)
-    return run_client(_alter(args, settings), settings=settings)
-
-
-async def _alter(args: argparse.Namespace, settings: ConnectionSettings) -> int:
     done = []
     async with Admin(settings) as admin:
         if args.config or args.delete_config:
@@ -255,11 +235,6 @@ async def _alter(args: argparse.Namespace, settings: ConnectionSettings) -> int:
 
 
 # --- delete ------------------------------------------------------------------------------
-
-
-def run_delete(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    return run_client(_delete(args, settings), settings=settings)
 
 
 async def _delete(args: argparse.Namespace, settings: ConnectionSettings) -> int:
