@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import KafkaError
+
 from harness.brook import BrookProcess
 from harness.kafka_clients import (
     Message,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+
 from harness.brook import BrookProcess
 from harness.kafka_clients import (
     CLIENTS,
