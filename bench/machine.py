@@ -85,7 +85,7 @@ def _git_commit() -> str:
     return f"{commit}{' + uncommitted broker changes' if dirty else ''}"
 
 
-def describe(data_dir: Path) -> dict[str, str]:
+def describe(data_dir: Path, *, brook_commit: str | None = None) -> dict[str, str]:
     """What the results depend on, as label -> value (ordered for the report)."""
     import confluent_kafka
 
@@ -103,7 +103,12 @@ def describe(data_dir: Path) -> dict[str, str]:
         "uvloop": _package("uvloop"),
         "Java": _java_version(),
         "Apache Kafka": kafka_version(),
-        "Brook": f"{_package('brook')} at git {_git_commit()}",
+        "Brook": f"{_package('brook')} at git "
+        + (
+            f"{brook_commit[:12]} (snapshot of the commit)"
+            if brook_commit
+            else f"{_git_commit()} (working tree)"
+        ),
         "librdkafka / confluent-kafka": f"{confluent_kafka.libversion()[0]} / {_package('confluent-kafka')}",
         "kcat": kcat[0].split(" (")[0].removeprefix("Version ") if kcat else "not installed",
         "iperf3": _run(["iperf3", "--version"]).splitlines()[0] if iperf else "not installed",

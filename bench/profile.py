@@ -41,7 +41,13 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from bench import REPO_ROOT
-from bench.brokers import RunningBroker, create_topic, start_broker
+from bench.brokers import (
+    RunningBroker,
+    create_topic,
+    production_environment,
+    start_broker,
+    use_broker_snapshot,
+)
 from bench.docs import DOCS_PATH, SKELETON
 from bench.loads import ProducerSettings, produce_librdkafka
 from bench.procfs import cpu_times, load_average
@@ -426,6 +432,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--top", type=int, default=12, help="functions per table")
     parser.add_argument("--write-docs", action="store_true", help=f"update the profile block of {DOCS_PATH}")
+    parser.add_argument(
+        "--broker-ref",
+        default=None,
+        metavar="REF",
+        help="run Brook from this commit (git archive snapshot) instead of the working tree",
+    )
+    parser.add_argument(
+        "--dev-env",
+        dest="production_env",
+        action="store_false",
+        help="run Brook as this checkout is set up (no bytecode cache, hypothesis importable)",
+    )
     parser.add_argument("--work-dir", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -460,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     command = " ".join(["python -m bench.profile", *argv])
+    if args.production_env:
+        production_environment()
+    if args.broker_ref:
+        print(f"Brook from commit {use_broker_snapshot(args.broker_ref)}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="brook-profile-", dir=args.work_dir))
     profiles: list[Profile] = []

@@ -26,7 +26,13 @@ import time
 from pathlib import Path
 
 from bench import REPO_ROOT
-from bench.brokers import RunningBroker, create_topic, start_broker
+from bench.brokers import (
+    RunningBroker,
+    create_topic,
+    production_environment,
+    start_broker,
+    use_broker_snapshot,
+)
 from bench.docs import DOCS_PATH, SKELETON
 from bench.loads import (
     LoadResult,
@@ -262,6 +268,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-load", type=float, default=None, help="wait until the load average is below this"
     )
     parser.add_argument(
+        "--broker-ref",
+        default=None,
+        metavar="REF",
+        help="run Brook from this commit (git archive snapshot) instead of the working tree",
+    )
+    parser.add_argument(
+        "--dev-env",
+        dest="production_env",
+        action="store_false",
+        help="run Brook as this checkout is set up (no bytecode cache, hypothesis importable)",
+    )
+    parser.add_argument(
         "--work-dir", type=Path, default=None, help="where broker data goes (default: $TMPDIR)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write every sample as JSON here")
@@ -279,6 +297,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python -m bench.throughput " + " ".join(argv) if argv else "python -m bench.throughput"
+    if args.production_env:
+        production_environment()
+    if args.broker_ref:
+        print(f"Brook from commit {use_broker_snapshot(args.broker_ref)}")
     if args.max_load is not None:
         wait_for_quiet(max_load=args.max_load, timeout_s=600)
     results = run(args)
