@@ -1,1 +1,1 @@
-"""Coordinators: producer-id allocation now; group and transaction coordinators later."""
+"""Coordinators: producer-id allocation and the group coordinator (``group``); transactions later."""

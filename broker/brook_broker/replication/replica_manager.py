@@ -191,6 +191,34 @@ class ReplicaManager:
             elif not replicated(tp):
                 results[tp] = ProduceResult(ErrorCode.request_timed_out, error_message="acks=all timed out")
 
+    # --- coordinator writes ---------------------------------------------------------
+
+    def append_to_leader(self, tp: TopicPartition, records: bytes) -> LogAppendInfo:
+        """A coordinator's own batch, appended locally (acks=1), as Kafka's CoordinatorPartitionWriter.
+
+        Synchronous, so the coordinator can replay the records into its state in append
+        order; it then waits for them to be committed with `wait_for_high_watermark`.
+        Raises `BrokerError` (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, ...).
+        """
+        partition = self.get_partition(tp)
+        info = partition.append_records_to_leader(
+            records, required_acks=1, min_insync_replicas=partition.log.config.min_insync_replicas
+        )
+        self.fetch_purgatory.notify(tp)
+        return info
+
+    async def wait_for_high_watermark(self, tp: TopicPartition, offset: int, *, timeout_ms: int) -> ErrorCode:
+        """Wait until the high watermark reaches ``offset`` (acks=all semantics for coordinator writes)."""
+
+        def reached() -> bool:
+            partition = self.partitions.get(tp)
+            return partition is None or partition.high_watermark >= offset
+
+        await self.produce_purgatory.wait_until([tp], reached, timeout_s=timeout_ms / 1000)
+        if tp not in self.partitions:
+            return ErrorCode.not_leader_or_follower
+        return ErrorCode.none if reached() else ErrorCode.request_timed_out
+
     # --- fetch ----------------------------------------------------------------------
 
     def read(
