@@ -3,7 +3,8 @@
 SyncGroup, Heartbeat, LeaveGroup and DescribeGroups for classic groups, plus what the shard
 needs around them: rebuilding groups from GroupMetadata records when the partition is
 loaded, restarting member sessions after the load, and failing parked requests when the
-partition is unloaded. The join phase is in the base class, `classic.rebalance`.
+partition is unloaded. JoinGroup is in the base class `classic.join`, the rebalance
+mechanics below it in `classic.rebalance`.
 
 SyncGroup: followers park until the leader's SyncGroup arrives; the leader's assignment is
 written as a GroupMetadata record and, once committed, every parked member gets its share and
@@ -15,13 +16,9 @@ from __future__ import annotations
 import logging
 
 from brook_broker.coordinator.group.classic.group import ClassicGroup, ClassicGroupState
+from brook_broker.coordinator.group.classic.join import ClassicJoin
 from brook_broker.coordinator.group.classic.member import EMPTY_ASSIGNMENT, ClassicGroupMember
-from brook_broker.coordinator.group.classic.rebalance import (
-    ClassicRebalance,
-    heartbeat_key,
-    join_key,
-    sync_key,
-)
+from brook_broker.coordinator.group.classic.rebalance import heartbeat_key, join_key, sync_key
 from brook_broker.coordinator.group.common import (
     EMPTY_RESULT,
     CoordinatorResult,
@@ -51,7 +48,7 @@ _STABLE = ClassicGroupState.STABLE
 _DEAD = ClassicGroupState.DEAD
 
 
-class ClassicGroupManager(ClassicRebalance):
+class ClassicGroupManager(ClassicJoin):
     # --- SyncGroup --------------------------------------------------------------------------
 
     def sync_group(self, request: SyncGroupRequest, respond: SyncCallback) -> CoordinatorResult[None]:
