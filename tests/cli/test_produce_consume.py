@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.brook import BrookProcess
+from harness.brook import BrookProcess, start_brook
 
 Cli = Callable[..., Any]
 
@@ -176,6 +176,25 @@ def test_produce_errors(brook_cli: Cli, unique_topic: str) -> None:
     wrong_partition = brook_cli("produce", unique_topic, "--partition", "5", stdin="x\n")
     assert wrong_partition.code == 1
     assert wrong_partition.stderr_lines == [f"error: topic '{unique_topic}' has no partition 5 (it has 2)"]
+
+
+@pytest.mark.parametrize("size", [5_000, 2_000_000], ids=["over max.message.bytes", "over a request"])
+def test_record_too_large(brook_cli: Cli, unique_topic: str, size: int) -> None:
+    assert brook_cli("topics", "create", unique_topic, "--config", "max.message.bytes=1000").code == 0
+    produced = brook_cli("produce", unique_topic, stdin="x" * size + "\n")
+    assert produced.code == 1
+    assert produced.stderr_lines == [
+        f"Produced 0 records (0 bytes) to 0 partitions of {unique_topic} in "
+        + produced.stderr_lines[0].rsplit(" in ", 1)[1],
+        f"error: line 1: record too large for topic '{unique_topic}' (MESSAGE_TOO_LARGE)",
+    ]
+
+
+def test_unknown_topic_without_auto_create(tmp_path: Path, run_cli: Cli) -> None:
+    with start_brook(tmp_path / "brook", auto_create_topics_enable="false") as brook:
+        produced = run_cli("produce", "missing", "--bootstrap-server", brook.bootstrap, stdin="x\n")
+    assert produced.code == 1
+    assert produced.stderr_lines == ["error: topic 'missing' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"]
 
 
 # --- where consumption starts and how it stops ---------------------------------------------

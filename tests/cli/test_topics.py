@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from brook_broker.cli.main import main
-from harness.brook import BrookProcess
+from harness.brook import BrookProcess, start_brook
 
 #: ``(code, stdout, stderr)`` of one in-process run; `Cli` returns conftest's `Run`.
 Main = Callable[..., tuple[int, str, str]]
@@ -84,11 +85,11 @@ def test_create_describe_alter_delete(brook_main: Main, unique_topic: str) -> No
     assert unique_topic not in _topic_names(out)
 
 
-def test_create_uses_broker_defaults(brook_main: Main, unique_topic: str) -> None:
+def test_create_uses_broker_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # kafka-topics.sh sends -1 for both; the broker's num.partitions / default.replication.factor apply.
-    code, out, _ = brook_main("topics", "create", unique_topic)
-    assert code == 0
-    assert out == f"Created topic {unique_topic} (1 partition, replication factor 1).\n"
+    with start_brook(tmp_path / "brook", num_partitions="4") as brook:
+        assert main(["topics", "create", "defaults", "--bootstrap-server", brook.bootstrap]) == 0
+    assert capsys.readouterr().out == "Created topic defaults (4 partitions, replication factor 1).\n"
 
 
 def test_describe_several_and_all(brook_main: Main, unique_topic: str) -> None:
@@ -152,6 +153,22 @@ def test_delete_several_reports_each(brook_main: Main, unique_topic: str) -> Non
     assert code == 1
     assert out == f"Deleted topic {unique_topic}.\n"
     assert err == f"error: topic '{missing}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)\n"
+
+
+def test_delete_config_checks_the_name(brook_main: Main, unique_topic: str) -> None:
+    # The broker ignores a DELETE of a name it does not know; kafka-configs.sh refuses it first.
+    assert brook_main("topics", "create", unique_topic)[0] == 0
+    code, out, err = brook_main("topics", "alter", unique_topic, "--delete-config", "retention.msec")
+    assert (code, out) == (1, "")
+    assert err == f"error: topic '{unique_topic}' has no config named retention.msec\n"
+
+
+def test_set_and_delete_the_same_config(brook_main: Main, unique_topic: str) -> None:
+    assert brook_main("topics", "create", unique_topic)[0] == 0
+    code, _, err = brook_main(
+        "topics", "alter", unique_topic, "--config", "retention.ms=5", "--delete-config", "retention.ms"
+    )
+    assert code == 1 and err.endswith("(INVALID_REQUEST)\n")
 
 
 @pytest.mark.parametrize("create", [True, False], ids=["create", "alter"])

@@ -122,6 +122,7 @@ class KafkaApiError(Exception):
     _TEMPLATES: Mapping[ErrorCode, str] = {
         ErrorCode.unknown_topic_or_partition: "{kind} '{name}' does not exist",
         ErrorCode.topic_already_exists: "{kind} '{name}' already exists",
+        ErrorCode.message_too_large: "record too large for {kind} '{name}'",
     }
 
     def __init__(

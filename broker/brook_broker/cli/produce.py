@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -89,15 +90,21 @@ class _Tally:
     acked: int = 0
     bytes: int = 0
     partitions: set[int] = dataclasses.field(default_factory=set)
-    error: BaseException | None = None
+    #: The first failure in input order: ``(line number, exception)``.
+    failure: tuple[int, BaseException] | None = None
 
-    def on_done(self, future: asyncio.Future[Any]) -> None:
+    def fail(self, line: int, exc: BaseException) -> None:
+        if self.failure is None or line < self.failure[0]:
+            self.failure = (line, exc)
+
+    def on_done(self, line: int, size: int, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             return
         if (exc := future.exception()) is not None:
-            self.error = self.error or exc
+            self.fail(line, exc)
             return
         self.acked += 1
+        self.bytes += size
         metadata = future.result()
         if metadata is not None:  # acks=0: aiokafka resolves with None, partition unknown
             self.partitions.add(metadata.partition)
@@ -131,13 +138,16 @@ async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> in
                 if not found:
                     bad_line = f"no key separator {args.key_separator!r} on line {number}: {_preview(line)}"
                     break
-            future = await producer.send(
-                args.topic, value, key=key, partition=args.partition, headers=headers
-            )
-            future.add_done_callback(tally.on_done)
+            try:
+                future = await producer.send(
+                    args.topic, value, key=key, partition=args.partition, headers=headers
+                )
+            except KafkaError as exc:  # refused before sending, e.g. larger than a request may be
+                tally.fail(number, exc)
+                break
+            future.add_done_callback(functools.partial(tally.on_done, number, len(value) + len(key or b"")))
             tally.sent += 1
-            tally.bytes += len(value) + len(key or b"")
-            if tally.error is not None:
+            if tally.failure is not None:
                 break
         await producer.flush()
     finally:
@@ -151,10 +161,10 @@ async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> in
         partitions = _plural(len(tally.partitions), "partition")
         summary = f"Produced {records} ({size}) to {partitions} of {args.topic} in {elapsed:.2f} s."
     print(summary, file=sys.stderr)
-    if tally.error is not None:
-        if isinstance(tally.error, KafkaError):
-            raise from_aiokafka(tally.error, topic=args.topic)
-        raise tally.error
+    if tally.failure is not None:
+        failed_line, cause = tally.failure
+        error = from_aiokafka(cause, topic=args.topic) if isinstance(cause, KafkaError) else cause
+        raise CliError(f"line {failed_line}: {error}")
     if bad_line is not None:
         raise CliError(bad_line)
     return EXIT_INTERRUPTED if interrupted.is_set() else EXIT_OK

@@ -221,6 +221,12 @@ async def _alter(args: argparse.Namespace, settings: ConnectionSettings) -> int:
         )
     done = []
     async with Admin(settings) as admin:
+        if args.delete_config:
+            # Kafka accepts DELETE for any name and does nothing; kafka-configs.sh checks the
+            # names first so that a typo is not reported as success. So do we.
+            known = {c.name for c in (await admin.topic_configs([args.topic]))[args.topic]}
+            if unknown := [k for k in args.delete_config if k not in known]:
+                raise CliError(f"topic '{args.topic}' has no config named {', '.join(unknown)}")
         if args.config or args.delete_config:
             await admin.alter_topic_configs(
                 args.topic, set_configs=dict(args.config), delete_configs=args.delete_config
