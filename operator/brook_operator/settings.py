@@ -23,8 +23,8 @@ class Settings:
     #: The cluster's DNS domain (BROOK_OPERATOR_CLUSTER_DOMAIN), used in advertised broker addresses.
     cluster_domain: str = "cluster.local"
     #: Bootstrap servers to use instead of a cluster's bootstrap Service (BROOK_OPERATOR_BOOTSTRAP_OVERRIDE):
-    #: entries `[NAMESPACE/NAME=]HOST:PORT[,HOST:PORT...]` separated by `;` or spaces; an entry without
-    #: `NAMESPACE/NAME=` applies to every cluster.
+    #: entries `[NAMESPACE/NAME=]HOST:PORT[,HOST:PORT...]` separated by `;` or spaces; NAMESPACE may be `*`,
+    #: and an entry without `NAMESPACE/NAME=` applies to every cluster.
     bootstrap_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: Seconds between periodic resyncs of KafkaClusters and Topics (BROOK_OPERATOR_RESYNC_SECONDS): drift
     #: made outside the operator is reverted within this time.
@@ -37,7 +37,8 @@ class Settings:
 
     def bootstrap_for(self, *, namespace: str, name: str) -> str | None:
         """The override for one cluster, if any (a per-cluster entry wins over a global one)."""
-        return self.bootstrap_overrides.get(f"{namespace}/{name}") or self.bootstrap_overrides.get("*")
+        overrides = self.bootstrap_overrides
+        return overrides.get(f"{namespace}/{name}") or overrides.get(f"*/{name}") or overrides.get("*")
 
 
 def parse_bootstrap_overrides(text: str) -> dict[str, str]:

@@ -63,11 +63,12 @@ def test_settings_from_env() -> None:
     parsed = settings.from_env(
         {
             "BROOK_OPERATOR_NAMESPACES": "a, b",
-            "BROOK_OPERATOR_BOOTSTRAP_OVERRIDE": "kafka/demo=127.0.0.1:1,127.0.0.1:2; 127.0.0.1:3",
+            "BROOK_OPERATOR_BOOTSTRAP_OVERRIDE": "kafka/demo=127.0.0.1:1,127.0.0.1:2; 127.0.0.1:3 */ref=h:4",
             "BROOK_OPERATOR_RESYNC_SECONDS": "5",
         }
     )
     assert parsed.namespaces == ("a", "b") and parsed.resync_seconds == 5.0
     assert parsed.bootstrap_for(namespace="kafka", name="demo") == "127.0.0.1:1,127.0.0.1:2"
     assert parsed.bootstrap_for(namespace="kafka", name="other") == "127.0.0.1:3"
+    assert parsed.bootstrap_for(namespace="any", name="ref") == "h:4"
     assert settings.from_env({}).bootstrap_for(namespace="kafka", name="demo") is None

@@ -45,12 +45,18 @@ def test_transition_time_changes_only_with_the_status() -> None:
 
 def test_reconciling_clock_restarts_with_a_new_generation() -> None:
     first = conditions.summary(
-        [], ready=False, reason=Reason.PROGRESSING, message="", reconciling=True, generation=1, now=lambda: T0
+        [],
+        ready=False,
+        reason=Reason.ROLLING_UPDATE,
+        message="",
+        reconciling=True,
+        generation=1,
+        now=lambda: T0,
     )
     later = conditions.summary(
         first,
         ready=False,
-        reason=Reason.PROGRESSING,
+        reason=Reason.ROLLING_UPDATE,
         message="",
         reconciling=True,
         generation=2,

@@ -33,7 +33,6 @@ class Reason(enum.StrEnum):
     REPLICAS_NOT_SUPPORTED = "ReplicasNotSupported"
     NOT_SUPPORTED = "NotSupported"
     # Ready=False, Reconciling=True: on the way
-    PROGRESSING = "Progressing"
     BROKERS_NOT_READY = "BrokersNotReady"
     ROLLING_UPDATE = "RollingUpdate"
     EXTERNAL_ADDRESS_PENDING = "ExternalAddressPending"
