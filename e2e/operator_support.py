@@ -37,7 +37,7 @@ def install_crds(cluster: KubeCluster) -> None:
 
 
 class OperatorProcess:
-    """`brook-operator run --standalone --namespace NS` as a child process; logs go to a file."""
+    """`brook-operator run --namespace NS` (standalone or with kopf peering) as a child process."""
 
     def __init__(
         self,
