@@ -5,8 +5,9 @@ Wiring (why each decorator exists):
   operator restarted mid-reconcile picks up where the objects are, not where it was.
 - timers resync periodically: drift made outside the operator (a deleted Service, a topic config changed
   with kafka-configs) is reverted, and ConsumerGroup lag is refreshed.
-- `kopf.TemporaryError` asks kopf to run a handler again after a delay (brokers still starting, Kafka
-  unreachable); the status written before raising stays, so users see why.
+- a fast retry timer runs only while a resource is on its way (Reconciling, or not Ready and not
+  Stalled: brokers starting, Kafka unreachable, cluster missing), so progress shows within seconds
+  without kopf's "failed temporarily" errors (and Error Events) for normal waiting.
 - Topic deletion goes through a finalizer, only on managed Topics: annotating a Topic
   `brook.dev/managed: "false"` makes kopf drop the finalizer, and the Topic can go without touching Kafka.
 
@@ -35,8 +36,8 @@ from brook_operator.resources import applier
 
 SETTINGS = settings.from_env()
 FINALIZER = f"{GROUP}/finalizer"
-#: How soon a Topic/ConsumerGroup whose KafkaCluster does not exist is looked at again.
-RETRY_NO_CLUSTER = 10.0
+#: Seconds between retries of a resource that is on its way (see `_in_progress`).
+RETRY_SECONDS = 5.0
 
 _kube: applier.Applier | None = None
 StatusT = TypeVar("StatusT", bound=pydantic.BaseModel)
@@ -84,6 +85,23 @@ def _unmanaged(annotations: kopf.Annotations, **_: Any) -> bool:
     return not _managed(annotations)
 
 
+def _in_progress(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
+    """Whether a resource should be looked at again soon: Reconciling, or neither Ready nor Stalled."""
+    found = {c.get("type"): c for c in status.get("conditions") or []}
+    ready, stalled, reconciling = (found.get(t, {}) for t in ("Ready", "Stalled", "Reconciling"))
+    if status.get("observedGeneration") != meta.get("generation"):
+        return True
+    if reconciling.get("status") == "True":
+        return True
+    return bool(ready.get("status") == "False" and stalled.get("status") != "True")
+
+
+def _managed_in_progress(
+    annotations: kopf.Annotations, status: kopf.Status, meta: kopf.Meta, **_: Any
+) -> bool:
+    return _managed(annotations) and _in_progress(status, meta)
+
+
 def _write(patch: kopf.Patch, status: pydantic.BaseModel) -> None:
     patch.status.update(status.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -91,7 +109,7 @@ def _write(patch: kopf.Patch, status: pydantic.BaseModel) -> None:
 # --- KafkaCluster ---------------------------------------------------------------------------------
 
 
-async def _reconcile_cluster(body: kopf.Body, patch: kopf.Patch, *, retry: bool) -> None:
+async def _reconcile_cluster(body: kopf.Body, patch: kopf.Patch) -> None:
     meta = body.metadata
     identity = naming.ClusterIdentity(
         name=meta["name"],
@@ -109,17 +127,22 @@ async def _reconcile_cluster(body: kopf.Body, patch: kopf.Patch, *, retry: bool)
         events=_events(body),
     )
     _write(patch, result.status)
-    if retry and result.retry_after is not None:
-        ready = next(c for c in result.status.conditions if c.type == "Ready")
-        raise kopf.TemporaryError(f"{ready.reason}: {ready.message}", delay=result.retry_after)
 
 
 @kopf.on.create(GROUP, VERSION, "kafkaclusters")
 @kopf.on.update(GROUP, VERSION, "kafkaclusters")
 @kopf.on.resume(GROUP, VERSION, "kafkaclusters")
 async def kafkacluster_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """Apply the cluster's objects; retried until every broker is Ready (or the spec is refused)."""
-    await _reconcile_cluster(body, patch, retry=True)
+    """Apply the cluster's objects and report how far the rollout got."""
+    await _reconcile_cluster(body, patch)
+
+
+@kopf.timer(
+    GROUP, VERSION, "kafkaclusters", interval=RETRY_SECONDS, initial_delay=RETRY_SECONDS, when=_in_progress
+)
+async def kafkacluster_progress(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Follow brokers starting or rolling (runs only while the cluster is on its way)."""
+    await _reconcile_cluster(body, patch)
 
 
 @kopf.timer(
@@ -127,7 +150,7 @@ async def kafkacluster_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> 
 )
 async def kafkacluster_resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Re-apply (reverting drift) and refresh status."""
-    await _reconcile_cluster(body, patch, retry=False)
+    await _reconcile_cluster(body, patch)
 
 
 # --- Topic ----------------------------------------------------------------------------------------
@@ -158,8 +181,6 @@ async def _reconcile_topic(body: kopf.Body, patch: kopf.Patch, *, resync: bool) 
                 message=message,
             ),
         )
-        if not resync:
-            raise kopf.TemporaryError(message, delay=RETRY_NO_CLUSTER)
         return
     result = await topics.reconcile(
         name=meta["name"],
@@ -171,8 +192,6 @@ async def _reconcile_topic(body: kopf.Body, patch: kopf.Patch, *, resync: bool) 
         resync=resync,
     )
     _write(patch, result.status)
-    if not resync and result.retry_after is not None:
-        raise kopf.TemporaryError("Kafka not reachable yet", delay=result.retry_after)
 
 
 @kopf.on.create(GROUP, VERSION, "topics", when=_managed)
@@ -180,6 +199,19 @@ async def _reconcile_topic(body: kopf.Body, patch: kopf.Patch, *, resync: bool) 
 @kopf.on.resume(GROUP, VERSION, "topics", when=_managed)
 async def topic_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Create, adopt or update the topic in Kafka."""
+    await _reconcile_topic(body, patch, resync=False)
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "topics",
+    interval=RETRY_SECONDS,
+    initial_delay=RETRY_SECONDS,
+    when=_managed_in_progress,
+)
+async def topic_retry(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Retry a topic that is not Ready yet (Kafka unreachable, cluster missing)."""
     await _reconcile_topic(body, patch, resync=False)
 
 
