@@ -241,12 +241,13 @@ async def _observe(
         "listeners": listeners,
         "selector": ",".join(f"{k}={v}" for k, v in naming.selector_labels(run.identity).items()),
     }
-    if not current or updated < spec.replicas or not revision_done:
+    if observed.get("currentRevision") and not revision_done:
+        # A roll of existing pods to a new template (config, image, resources).
         reason, message = (
             Reason.ROLLING_UPDATE,
             f"{updated}/{spec.replicas} brokers updated to the current spec",
         )
-    elif ready_replicas < spec.replicas:
+    elif not current or updated < spec.replicas or ready_replicas < spec.replicas:
         reason, message = Reason.BROKERS_NOT_READY, f"{ready_replicas}/{spec.replicas} brokers ready"
     elif not addresses_known:
         reason, message = (
