@@ -1,11 +1,12 @@
 """Durability: what the broker acknowledged survives SIGKILL, SIGTERM and a torn log tail.
 
-A producer thread (librdkafka) sends numbered records continuously; the broker is killed
-with SIGKILL in the middle of the stream and started again on the same port and data
-directory while the producer keeps going (it retries on its own). Afterwards every record
-the producer saw acknowledged must be in the log at the offset it was told, in send order;
-the idempotent producer must also have written nothing twice, across the crash (its
-retries of in-flight batches are deduplicated from producer state the broker rebuilt).
+Producer threads (librdkafka; acks=1, acks=all and idempotent, one topic each) send
+numbered records continuously; the broker is killed with SIGKILL in the middle of the
+streams and started again on the same port and data directory while the producers keep
+going (they retry on their own). Afterwards every record a producer saw acknowledged must be
+in the log at the offset it was told, in send order; the idempotent producer must also have
+written nothing twice across the crash (its retries of in-flight batches are deduplicated
+by producer state the broker rebuilt from the log).
 
 A SIGKILL leaves the page cache intact, so these tests check the broker's own bookkeeping
 (recovery, high watermark, producer state), not fsync; torn writes are simulated by
@@ -20,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from confluent_kafka import Producer
 
 from harness.brook import BrookProcess, start_brook
@@ -92,10 +92,10 @@ class StreamProducer(threading.Thread):
         assert not self.is_alive(), "the producer did not finish flushing"
 
 
-def _read_all(brook: BrookProcess) -> list[Consumed]:
+def _read_all(brook: BrookProcess, topic: str) -> list[Consumed]:
     with KafkaWire.connect(brook.bootstrap) as wire:
-        end = list_offset(wire, TOPIC, LATEST_TIMESTAMP)[0]
-    return consume_confluent(brook.bootstrap, TOPIC, end, timeout_s=60)
+        end = list_offset(wire, topic, LATEST_TIMESTAMP)[0]
+    return consume_confluent(brook.bootstrap, topic, end, timeout_s=60)
 
 
 PRODUCER_MODES = {
@@ -105,38 +105,52 @@ PRODUCER_MODES = {
 }
 
 
-@pytest.mark.parametrize("mode", list(PRODUCER_MODES))
-def test_kill_9_during_a_produce_stream_loses_nothing_acknowledged(tmp_path: Path, mode: str) -> None:
-    """SIGKILL mid-stream, restart, keep producing: every acknowledged record is in the log at its
-    acknowledged offset, acknowledged records are in send order, and (idempotent) none is duplicated."""
+def test_kill_9_during_produce_streams_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """Three producers (acks=1, acks=all, idempotent) stream into three topics; SIGKILL, restart,
+    keep producing. For each: every acknowledged record is in the log at its acknowledged offset,
+    acknowledged records are in send order, and the idempotent producer wrote nothing twice."""
     with start_brook(tmp_path / "brook") as brook:
-        create_topic(brook.bootstrap, TOPIC)
-        stream = StreamProducer(brook.bootstrap, TOPIC, PRODUCER_MODES[mode])
-        stream.start()
+        streams = {}
+        for mode, config in PRODUCER_MODES.items():
+            create_topic(brook.bootstrap, mode)
+            streams[mode] = StreamProducer(brook.bootstrap, mode, config)
+        for stream in streams.values():
+            stream.start()
         try:
-            wait_until(lambda: stream.acked_count >= 400, what="400 acknowledged records before the crash")
+            for mode, stream in streams.items():
+                wait_until(
+                    lambda s=stream: s.acked_count >= 300, what=f"{mode}: 300 acknowledged before the crash"
+                )
             brook.kill()
-            at_crash = stream.acked_count
+            at_crash = {mode: stream.acked_count for mode, stream in streams.items()}
             brook.start()
-            assert "Traceback" not in brook.log_path.read_text()
-            wait_until(
-                lambda: stream.acked_count >= at_crash + 400, what="400 more acknowledgements after restart"
-            )
+            for mode, stream in streams.items():
+                wait_until(
+                    lambda s=stream, n=at_crash[mode] + 300: s.acked_count >= n,
+                    what=f"{mode}: 300 more acknowledged after the restart",
+                )
         finally:
-            stream.finish()
-        assert not stream.failed, f"records failed: {stream.failed[:5]}"
-        records = _read_all(brook)
+            for stream in streams.values():
+                stream.finish()
+        logs = {mode: _read_all(brook, mode) for mode in streams}
+        assert "Traceback" not in brook.log_path.read_text()
+    for mode, stream in streams.items():
+        _check_stream(mode, stream, logs[mode])
+
+
+def _check_stream(mode: str, stream: StreamProducer, records: list[Consumed]) -> None:
+    assert not stream.failed, f"{mode}: records failed: {stream.failed[:5]}"
+    assert [r.offset for r in records] == list(range(len(records))), f"{mode}: dense offsets"
     by_offset = {r.offset: int(r.value or b"-1") for r in records}
-    assert len(by_offset) == len(records) and [r.offset for r in records] == list(range(len(records)))
     lost = [(n, o) for n, o in stream.acked if by_offset.get(o) != n]
-    assert not lost, f"{len(lost)} acknowledged records missing or moved, e.g. {lost[:5]}"
+    assert not lost, f"{mode}: {len(lost)} acknowledged records missing or moved, e.g. {lost[:5]}"
     numbers = [int(r.value or b"-1") for r in records]
     acked = {n for n, _ in stream.acked}
     in_log_order = [n for n in numbers if n in acked]
-    assert in_log_order == sorted(set(in_log_order)), "acknowledged records appear in send order"
+    assert in_log_order == sorted(set(in_log_order)), f"{mode}: acknowledged records appear in send order"
     if mode == "idempotent":
         assert len(numbers) == len(set(numbers)), "the idempotent producer's records are each written once"
-        assert set(numbers) == set(range(stream.sent)), "everything sent was written exactly once"
+        assert set(numbers) == set(range(stream.sent)), "everything it sent was written exactly once"
 
 
 def test_clean_shutdown_and_restart_keep_everything(tmp_path: Path) -> None:
@@ -169,35 +183,38 @@ def _active_segment(brook: BrookProcess, topic: str) -> Path:
     return max((brook.data_dir / "logs" / f"{topic}-0").glob("*.log"))
 
 
-def _torn_batch() -> bytes:
-    """The first 40 bytes of a real batch: a header that promises more bytes than follow."""
-    return new_batch([b"torn" * 100])[:40]
+TORN_TAILS = {
+    "random-bytes": os.urandom(97),
+    "truncated-batch": new_batch([b"torn" * 100])[:40],  # a header promising more bytes than follow
+    "zeros": bytes(4096),  # preallocated-looking space after the last batch
+}
 
 
-@pytest.mark.parametrize(
-    "garbage",
-    [pytest.param(os.urandom(97), id="random-bytes"), pytest.param(_torn_batch(), id="truncated-batch")],
-)
-def test_torn_tail_after_kill_9_is_truncated(tmp_path: Path, garbage: bytes) -> None:
-    """SIGKILL, then garbage appended to the active segment (a torn write): the broker recovers,
-    keeps every whole batch, truncates the rest, and appends after the last good record."""
+def test_torn_tail_after_kill_9_is_truncated(tmp_path: Path) -> None:
+    """SIGKILL, then garbage appended to active segments (random bytes, half a batch, zeros): the
+    broker recovers, keeps every whole batch, truncates the rest, and appends after the last good
+    record. One topic per kind of garbage, one crash."""
+    messages = [Message(value=f"v{i}".encode(), key=b"k") for i in range(200)]
     with start_brook(tmp_path / "brook") as brook:
-        create_topic(brook.bootstrap, TOPIC)
-        messages = [Message(value=f"v{i}".encode(), key=b"k") for i in range(200)]
-        produce_confluent(brook.bootstrap, TOPIC, messages[:100], compression="lz4")
-        produce_confluent(brook.bootstrap, TOPIC, messages[100:])
+        sizes = {}
+        for topic in TORN_TAILS:
+            create_topic(brook.bootstrap, topic)
+            produce_confluent(brook.bootstrap, topic, messages[:100], compression="lz4")
+            produce_confluent(brook.bootstrap, topic, messages[100:])
         brook.kill()
-        segment = _active_segment(brook, TOPIC)
-        good_size = segment.stat().st_size
-        with segment.open("ab") as f:
-            f.write(garbage)
+        for topic, garbage in TORN_TAILS.items():
+            segment = _active_segment(brook, topic)
+            sizes[topic] = segment.stat().st_size
+            with segment.open("ab") as f:
+                f.write(garbage)
         brook.start()
-        got = consume_confluent(brook.bootstrap, TOPIC, 200)
-        assert [(r.offset, r.value) for r in got] == [(i, m.value) for i, m in enumerate(messages)]
-        with KafkaWire.connect(brook.bootstrap) as wire:
-            assert list_offset(wire, TOPIC, LATEST_TIMESTAMP)[0] == 200
-        assert segment.stat().st_size == good_size, "the torn tail was truncated away"
-        assert produce_confluent(brook.bootstrap, TOPIC, [Message(value=b"after")]) == [200]
-        assert [r.value for r in consume_confluent(brook.bootstrap, TOPIC, 1, offset=200)] == [b"after"]
+        for topic in TORN_TAILS:
+            got = consume_confluent(brook.bootstrap, topic, 200)
+            assert [(r.offset, r.value) for r in got] == [(i, m.value) for i, m in enumerate(messages)], topic
+            with KafkaWire.connect(brook.bootstrap) as wire:
+                assert list_offset(wire, topic, LATEST_TIMESTAMP)[0] == 200, topic
+            assert _active_segment(brook, topic).stat().st_size == sizes[topic], f"{topic}: tail truncated"
+            assert produce_confluent(brook.bootstrap, topic, [Message(value=b"after")]) == [200], topic
+            assert [r.value for r in consume_confluent(brook.bootstrap, topic, 1, offset=200)] == [b"after"]
         assert brook.stop() == 0
         assert "Traceback" not in brook.log_path.read_text()
