@@ -186,3 +186,32 @@ def test_every_waiting_fetch_wakes_for_one_produce(shared_brook: BrookProcess, u
     for thread in threads:
         thread.join(30)
     assert results == [1, 1, 1, 1]
+
+
+def test_batch_larger_than_fetch_limits_is_still_returned(
+    shared_brook: BrookProcess, unique_topic: str
+) -> None:
+    """KIP-74: a batch bigger than the partition and response limits is returned whole when it is
+    the first thing to read, so consumers with small fetch sizes never get stuck behind it."""
+    create_topic(shared_brook.bootstrap, unique_topic)
+    big = Message(value=b"B" * 300_000, key=b"big")
+    small = Message(value=b"small", key=b"s")
+    assert produce_one_batch(shared_brook.bootstrap, unique_topic, [big]) == 0
+    assert produce_one_batch(shared_brook.bootstrap, unique_topic, [small]) == 1
+    with KafkaWire.connect(shared_brook.bootstrap) as wire:
+        response = wire.request(fetch_request(unique_topic, offset=0, max_bytes=1024))
+        records = bytes(response.responses[0].partitions[0].records or b"")
+    assert [(b.base_offset, b.records_count) for b in read_batches(records)] == [(0, 1)]
+    got = CONSUMERS["aiokafka"](shared_brook.bootstrap, unique_topic, 2, max_partition_fetch_bytes=1024)
+    assert [(r.offset, r.value) for r in got] == [(0, big.value), (1, small.value)]
+    got = CONSUMERS["confluent"](
+        shared_brook.bootstrap,
+        unique_topic,
+        2,
+        config={
+            "max.partition.fetch.bytes": 1024,
+            "fetch.max.bytes": 1024,
+            "message.max.bytes": 1024,
+        },
+    )
+    assert [(r.offset, r.value) for r in got] == [(0, big.value), (1, small.value)]
