@@ -136,6 +136,11 @@ def test_rack_awareness_spreads_brokers_over_the_topology_key() -> None:
         "spec"
     ]["template"]["spec"]
     (spread,) = pod["topologySpreadConstraints"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert (
+        env["BROKER_RACK"]["valueFrom"]["fieldRef"]["fieldPath"]
+        == "metadata.labels['topology.kubernetes.io/zone']"
+    )
     assert spread["topologyKey"] == "topology.kubernetes.io/zone"
     assert spread["labelSelector"]["matchLabels"] == naming.selector_labels(IDENTITY)
 

@@ -97,10 +97,11 @@ class Resources(CRModel):
 
 
 class Rack(CRModel):
-    """Rack awareness: spread brokers across a node topology and tell each broker its rack."""
+    """Rack awareness: spread brokers over a node topology and tell each broker its rack."""
 
     topology_key: str = Field(default="topology.kubernetes.io/zone", min_length=1)
-    """The node label whose value becomes the broker's broker.rack."""
+    """The node label brokers are spread over. Its value becomes broker.rack when Kubernetes copies it onto
+    the pod (topology.kubernetes.io/zone and /region, PodTopologyLabels, beta since 1.35)."""
 
 
 class PodTemplate(CRModel):

@@ -50,6 +50,10 @@ while IFS= read -r line || [ -n "$line" ]; do
   line=$(printf '%s' "$line" | sed "s/{HOST_IP_TOKEN}/${{HOST_IP:-}}/g")
   set -- "$@" --override "$line"
 done < "$per_broker"
+# Rack awareness: the pod's copy of its node's zone/region label, through the downward API.
+if [ -n "${{BROKER_RACK:-}}" ]; then
+  set -- "$@" --override "broker.rack=$BROKER_RACK"
+fi
 exec brook broker start "$@"
 """
 

@@ -51,6 +51,15 @@ def _container(spec: KafkaClusterSpec, *, image: str) -> dict[str, Any]:
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
     ]
+    if spec.rack is not None:
+        # Kubernetes copies the node's topology labels onto the pod when it binds it (PodTopologyLabels,
+        # beta since 1.35); start.sh passes the value as broker.rack, and an absent label means no rack.
+        env.append(
+            {
+                "name": "BROKER_RACK",
+                "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{spec.rack.topology_key}']"}},
+            }
+        )
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": image,
