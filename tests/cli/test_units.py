@@ -122,3 +122,23 @@ def test_request_version_is_checked_against_the_broker() -> None:
         request.prepare({3: (0, 9)})
     with pytest.raises(UnsupportedApiVersionError, match="does not serve Metadata"):
         request.prepare({})
+
+
+CLIENT_MODULES = ["client", "common", "connection", "consume", "kio_transport", "produce", "topics"]
+
+
+def test_client_commands_stay_off_the_broker() -> None:
+    """The client commands talk to brokers over the wire only: no server, log, apis, ... imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        + "".join(f"import brook_broker.cli.{name}\n" for name in CLIENT_MODULES)
+        + "print(sorted(m for m in sys.modules if m.startswith('brook_broker.')"
+        + " and not m.startswith('brook_broker.cli')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
