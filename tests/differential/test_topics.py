@@ -263,7 +263,9 @@ def delete_topics(t: Target) -> Observation:
     admin.create_topic(t, name, partitions=2)
     results = admin.delete_topics(t, [name, t.topic("never-created")])
     after = wait_for(lambda: _topic_metadata(t, name), lambda seen: seen["error_code"] != "none")
-    return {"results": [_result(t, r) for r in results], "metadata_after": after}
+    # Kafka answers in its own (hash) order; clients key the results by name.
+    ordered = sorted(results, key=lambda r: r.name)
+    return {"results": [_result(t, r) for r in ordered], "metadata_after": after}
 
 
 @scenario

@@ -37,10 +37,11 @@ def _api_keys() -> tuple[ApiVersion, ...]:
 
 
 def unsupported_version_response(correlation_id: int) -> bytes:
-    """KIP-511: an unknown ApiVersions version gets a v0 body with error 35 and our ranges."""
+    """KIP-511: an unknown ApiVersions version gets a v0 body with error 35 and, as Kafka sends,
+    only ApiVersions' own range (the client retries with a version from it)."""
     response = ApiVersionsResponseV0(
         error_code=ErrorCode.unsupported_version,
-        api_keys=tuple(codec.adapt(key, ApiVersionV0) for key in _api_keys()),
+        api_keys=tuple(codec.adapt(key, ApiVersionV0) for key in _api_keys() if key.api_key == API_KEY),
     )
     return codec.encode_response(correlation_id, response)
 

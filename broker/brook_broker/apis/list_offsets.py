@@ -9,6 +9,7 @@ timeout for remote-storage reads, which never happen here.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from kio.schema.list_offsets.v10.response import (
@@ -66,19 +67,26 @@ async def handle_list_offsets(context: RequestContext, request: Any) -> ListOffs
     replica_manager = context.services.replica_manager
     consumer = request.replica_id == CONSUMER_REPLICA_ID
     topics = []
-    seen: set[TopicPartition] = set()
+    # Kafka refuses a partition named twice in one request: one INVALID_REQUEST entry for it.
+    counts = Counter(
+        TopicPartition(topic.name, item.partition_index)
+        for topic in request.topics
+        for item in topic.partitions
+    )
+    answered: set[TopicPartition] = set()
     for topic in request.topics:
         partitions = []
         for item in topic.partitions:
             tp = TopicPartition(topic.name, item.partition_index)
             response_kwargs: dict[str, Any] = {"partition_index": i32(item.partition_index)}
-            if tp in seen:
-                # Kafka refuses the same partition twice in one request.
+            if tp in answered:
+                continue
+            answered.add(tp)
+            if counts[tp] > 1:
                 partitions.append(
                     ListOffsetsPartitionResponse(error_code=ErrorCode.invalid_request, **response_kwargs)
                 )
                 continue
-            seen.add(tp)
             try:
                 partition = replica_manager.get_partition(tp)
                 partition.check_leader_epoch(getattr(item, "current_leader_epoch", -1))

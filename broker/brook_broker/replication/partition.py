@@ -2,9 +2,9 @@
 
 Kafka's ``Partition`` is where replication rules live: the leader appends, followers fetch,
 the high watermark is the minimum log end offset over the ISR, and acks=all needs at least
-``min.insync.replicas`` in the ISR. With a single broker the ISR is just this node, so the
-high watermark follows the log end offset on every append; the follower bookkeeping
-(`follower_leos`) is what replication will fill in.
+``min.insync.replicas`` in the ISR (capped at the replica count, as in Kafka 4.x). With a
+single broker the ISR is just this node, so the high watermark follows the log end offset on
+every append; the follower bookkeeping (`follower_leos`) is what replication will fill in.
 """
 
 from __future__ import annotations
@@ -66,6 +66,11 @@ class Partition:
         self.partition_epoch = partition_epoch
         self.replicas = replicas
         self.isr = isr
+        if self.is_leader:
+            # Kafka's makeLeader: a new leader epoch starts at the log end offset, written to
+            # the leader-epoch cache at once (ListOffsets and OffsetForLeaderEpoch report it
+            # even before the first append).
+            self.log.maybe_assign_epoch_start_offset(leader_epoch, self.log.log_end_offset)
         self.maybe_increment_high_watermark()
 
     @property
@@ -95,11 +100,14 @@ class Partition:
             raise NotLeaderOrFollowerError(
                 f"broker {self.local_node_id} is not the leader of {self.topic_partition}"
             )
-        # Kafka checks the ISR size before appending for acks=all (NOT_ENOUGH_REPLICAS).
-        if required_acks == -1 and len(self.isr) < min_insync_replicas:
+        # Kafka checks the ISR size before appending for acks=all (NOT_ENOUGH_REPLICAS), against
+        # min.insync.replicas capped at the replica count (Partition.effectiveMinIsr): a topic
+        # with fewer replicas than min.insync.replicas still takes acks=all while all are in sync.
+        effective_min_isr = min(min_insync_replicas, max(len(self.replicas), 1))
+        if required_acks == -1 and len(self.isr) < effective_min_isr:
             raise NotEnoughReplicasError(
                 f"The size of the current ISR {set(self.isr)} is insufficient to satisfy the min.isr "
-                f"requirement of {min_insync_replicas} for partition {self.topic_partition}"
+                f"requirement of {effective_min_isr} for partition {self.topic_partition}"
             )
         info = self.log.append_as_leader(records, leader_epoch=self.leader_epoch)
         self.maybe_increment_high_watermark()

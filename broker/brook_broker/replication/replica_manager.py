@@ -32,6 +32,24 @@ from brook_broker.replication.purgatory import Purgatory
 logger = logging.getLogger(__name__)
 
 
+#: Produce errors Kafka answers with ``UNKNOWN_LOG_APPEND_INFO`` (log start offset -1).
+_UNKNOWN_APPEND_INFO_ERRORS = frozenset(
+    {
+        ErrorCode.unknown_topic_or_partition,
+        ErrorCode.not_leader_or_follower,
+        ErrorCode.message_too_large,
+        ErrorCode.record_list_too_large,
+        ErrorCode.corrupt_message,
+        ErrorCode.kafka_storage_error,
+    }
+)
+#: The response message of Kafka's ``RecordValidationException`` per error (per-record texts
+#: belong in the response's record errors).
+_RECORD_VALIDATION_MESSAGES = {
+    ErrorCode.invalid_timestamp: "One or more records have been rejected due to invalid timestamp",
+}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProduceResult:
     error_code: ErrorCode
@@ -154,7 +172,7 @@ class ReplicaManager:
                     min_insync_replicas=partition.log.config.min_insync_replicas,
                 )
             except BrokerError as exc:
-                results[tp] = ProduceResult(exc.error_code, error_message=exc.message)
+                results[tp] = self._failed_append(tp, exc)
                 continue
             appended[tp] = info
             results[tp] = ProduceResult(
@@ -168,6 +186,23 @@ class ReplicaManager:
         if required_acks == -1 and appended:
             await self._wait_for_replication(appended, results, timeout_ms=timeout_ms)
         return results
+
+    def _failed_append(self, tp: TopicPartition, exc: BrokerError) -> ProduceResult:
+        """A refused append as Kafka's ReplicaManager reports it.
+
+        Only record validation errors carry a message; errors before the log was touched
+        (unknown partition, not leader, too large, corrupt) carry no log start offset either.
+        """
+        if exc.error_code in _UNKNOWN_APPEND_INFO_ERRORS:
+            return ProduceResult(exc.error_code)
+        partition = self.partitions.get(tp)
+        log_start_offset = partition.log.log_start_offset if partition is not None else -1
+        message: str | None = None
+        if exc.error_code in _RECORD_VALIDATION_MESSAGES:
+            message = _RECORD_VALIDATION_MESSAGES[exc.error_code]
+        elif exc.error_code == ErrorCode.invalid_record:
+            message = exc.message
+        return ProduceResult(exc.error_code, log_start_offset=log_start_offset, error_message=message)
 
     async def _wait_for_replication(
         self,
@@ -253,16 +288,9 @@ class ReplicaManager:
                 min_one_message=min_one_message,
             )
         except BrokerError as exc:
-            partition_or_none = self.partitions.get(tp)
-            hw = partition_or_none.high_watermark if partition_or_none else -1
-            lso = partition_or_none.log.log_start_offset if partition_or_none else -1
-            return ReadResult(
-                exc.error_code,
-                high_watermark=hw,
-                last_stable_offset=hw,
-                log_start_offset=lso,
-                error_message=exc.message,
-            )
+            # Kafka answers every failed read (OFFSET_OUT_OF_RANGE included) with unknown
+            # offsets (-1): the consumer resets its position with ListOffsets.
+            return ReadResult(exc.error_code, error_message=exc.message)
         return ReadResult(
             ErrorCode.none,
             high_watermark=log.high_watermark,
