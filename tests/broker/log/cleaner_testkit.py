@@ -25,6 +25,8 @@ def compact_config(**overrides: Any) -> LogConfig:
         "cleanup_policy": "compact",
         "min_cleanable_dirty_ratio": 0.01,
         "file_delete_delay_ms": 0,
+        # Small indexes: preallocating and trimming 10 MB files is slow on some filesystems.
+        "segment_index_bytes": 64 * 1024,
     }
     settings.update(overrides)
     return LogConfig(**settings)
