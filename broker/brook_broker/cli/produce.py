@@ -109,6 +109,17 @@ class _Tally:
         if metadata is not None:  # acks=0: aiokafka resolves with None, partition unknown
             self.partitions.add(metadata.partition)
 
+    def summary(self, topic: str, *, acks: str, elapsed_s: float) -> str:
+        """The stderr line: ``Produced 3 records (63 bytes) to 2 partitions of t in 0.05 s.``"""
+        records = _plural(self.sent, "record")
+        if self.acked != self.sent:
+            records = f"{self.acked:,} of {records}"
+        size = _plural(self.bytes, "byte")
+        if acks == "0":
+            return f"Sent {records} ({size}) to {topic} in {elapsed_s:.2f} s (acks=0: unconfirmed)."
+        partitions = _plural(len(self.partitions), "partition")
+        return f"Produced {records} ({size}) to {partitions} of {topic} in {elapsed_s:.2f} s."
+
 
 async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> int:
     await _check_topic(args.topic, args.partition, settings)
@@ -153,14 +164,7 @@ async def _produce(args: argparse.Namespace, settings: ConnectionSettings) -> in
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await producer.stop()
-    elapsed = time.monotonic() - started
-    records, size = _plural(tally.acked, "record"), _plural(tally.bytes, "byte")
-    if args.acks == "0":
-        summary = f"Sent {records} ({size}) to {args.topic} in {elapsed:.2f} s (acks=0: unconfirmed)."
-    else:
-        partitions = _plural(len(tally.partitions), "partition")
-        summary = f"Produced {records} ({size}) to {partitions} of {args.topic} in {elapsed:.2f} s."
-    print(summary, file=sys.stderr)
+    print(tally.summary(args.topic, acks=args.acks, elapsed_s=time.monotonic() - started), file=sys.stderr)
     if tally.failure is not None:
         failed_line, cause = tally.failure
         error = from_aiokafka(cause, topic=args.topic) if isinstance(cause, KafkaError) else cause
