@@ -2,7 +2,8 @@
 
 Called by the `brook topics`, `produce` and `consume` commands (and meant to be reused by the
 operator's admin code). It owns nothing CLI-specific: callers get frozen dataclasses back and
-three exception types to present as they like. Connections are aiokafka's `AIOKafkaClient`;
+three exception types to present as they like (`KafkaApiError` here, `BrokerUnreachableError`
+and `BrokerTimeoutError` from `cli.connection`). Connections are aiokafka's `AIOKafkaClient`;
 the requests are kio's generated classes (see `cli.kio_transport` for why not aiokafka's).
 
 Every call is bounded by `ConnectionSettings.timeout_s`, and reaching the first broker by
