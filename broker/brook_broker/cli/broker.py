@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brook_broker.cli.errors import CliError
-from brook_broker.config.broker import BrokerConfig, load_broker_config
-from brook_broker.config.configdef import ConfigError
+
+if TYPE_CHECKING:
+    from brook_broker.config.broker import BrokerConfig
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"
 
@@ -41,6 +42,10 @@ def register(commands: Any) -> None:
 
 def run_start(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    # Imported here: the client commands should not pay for the broker's config tables.
+    from brook_broker.config.broker import load_broker_config
+    from brook_broker.config.configdef import ConfigError
+
     if args.config is not None and not args.config.is_file():
         raise CliError(f"config file {args.config} does not exist")
     try:
