@@ -17,6 +17,7 @@ from brook_broker.protocol.codec import RequestHeader
 
 if TYPE_CHECKING:
     from brook_broker.config.broker import BrokerConfig
+    from brook_broker.coordinator.group.coordinator import GroupCoordinator
     from brook_broker.coordinator.producer_id_manager import ProducerIdManager
     from brook_broker.log.manager import LogManager
     from brook_broker.metadata.controller import QuorumController
@@ -43,6 +44,7 @@ class BrokerServices:
     replica_manager: ReplicaManager
     log_manager: LogManager
     producer_ids: ProducerIdManager
+    group_coordinator: GroupCoordinator
     #: Advertised endpoints by listener name.
     endpoints: dict[str, Endpoint]
     rack: str | None = None

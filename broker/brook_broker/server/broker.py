@@ -26,6 +26,8 @@ from brook_broker.apis.dispatcher import Dispatcher
 from brook_broker.config.broker import BrokerConfig
 from brook_broker.config.log_config import LogConfig
 from brook_broker.config.topic import TopicConfigs
+from brook_broker.coordinator.group.common import GroupConfig
+from brook_broker.coordinator.group.coordinator import GroupCoordinator
 from brook_broker.coordinator.producer_id_manager import ProducerIdManager
 from brook_broker.log import checkpoint
 from brook_broker.log.manager import LogManager
@@ -118,6 +120,15 @@ class BrokerServer:
                 logger.info("deleting log %s: its topic no longer exists", tp)
                 log_manager.delete_log(tp)
         controller.add_listener(replica_manager.apply_delta)
+        group_coordinator = GroupCoordinator(
+            node_id=config.node_id,
+            config=GroupConfig.from_broker(config),
+            replica_manager=replica_manager,
+            controller=controller,
+            image=image,
+        )
+        # After the replica manager: the coordinator loads partitions that listener created.
+        controller.add_listener(group_coordinator.on_metadata_delta)
         endpoints = {
             listener.name: Endpoint(listener.name, listener.host or _default_host(), listener.port)
             for listener in config.effective_advertised_listeners
@@ -131,6 +142,7 @@ class BrokerServer:
             replica_manager=replica_manager,
             log_manager=log_manager,
             producer_ids=ProducerIdManager(controller),
+            group_coordinator=group_coordinator,
             endpoints=endpoints,
             rack=config.broker_rack,
         )
@@ -139,6 +151,8 @@ class BrokerServer:
         started = time.monotonic()
         self.services = services = self._build()
         dispatcher = Dispatcher(services)
+        # Replays __consumer_offsets in the background; its groups answer LOAD_IN_PROGRESS meanwhile.
+        services.group_coordinator.startup()
         loop = asyncio.get_running_loop()
         for listener in self.config.listeners:
             server = await loop.create_server(
@@ -222,6 +236,9 @@ class BrokerServer:
         logger.info("shutting down: closing listeners")
         for server in self._servers:
             server.close()
+        if self.services is not None:
+            # Parked JoinGroup/SyncGroup requests are answered NOT_COORDINATOR, not left hanging.
+            await self.services.group_coordinator.shutdown()
         await asyncio.gather(*(c.drain_and_close() for c in list(self._connections)), return_exceptions=True)
         for task in self._tasks:
             task.cancel()
