@@ -33,7 +33,7 @@ kcat:
 	@command -v kcat >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq kcat; }
 
 run: sync
-	$(UV) run --frozen brook broker start --override log.dirs=.brook
+	$(UV) run --frozen brook broker start --config config/server.properties --override log.dirs=.brook
 
 lint: sync
 	$(UV) run --frozen ruff check .

@@ -30,6 +30,12 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 _STARTED = re.compile(r"listening on PLAINTEXT://[^:]+:(\d+)")
 _live: set[BrookProcess] = set()
+#: What config/server.properties sets for a single node, so __consumer_offsets can be created.
+SINGLE_NODE_INTERNAL_TOPICS = {
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+}
 
 
 class BrookStartError(RuntimeError):
@@ -59,6 +65,8 @@ class BrookProcess:
             "node.id": "1",
             "listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "log.dirs": str(self.data_dir / "logs"),
+            # One broker: internal topics must be creatable (Kafka's defaults are 3 and 2).
+            **SINGLE_NODE_INTERNAL_TOPICS,
             **self.overrides,
         }
         args = [sys.executable, "-m", "brook_broker", "broker", "start"]
