@@ -328,7 +328,8 @@ def _perf_csv(stdout: str) -> tuple[list[str], list[str]]:
 
 # --- end-to-end latency ------------------------------------------------------------------------
 
-_TIMESTAMP = struct.Struct(">q")
+#: Payload prefix: send time (CLOCK_MONOTONIC ns) and whether the record is measured.
+_STAMP = struct.Struct(">q?")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -338,6 +339,7 @@ class LatencyResult:
     p99_ms: float
     max_ms: float
     rate: int
+    consumer_ready_s: float  # from the first probe record until the consumer saw one
 
 
 def end_to_end_latency(
@@ -353,13 +355,14 @@ def end_to_end_latency(
 
     The payload carries the send time (CLOCK_MONOTONIC, shared by both threads); the consumer
     is a separate client on its own thread, assigned to the (fresh, 1-partition) topic from
-    offset 0. Records sent during the first `warmup_s` are not counted.
+    offset 0. Three phases: probe records every 10 ms until the consumer has seen one (a new
+    topic takes a while to become fetchable, which is start-up, not latency), then `warmup_s`
+    at `rate`, then `seconds` at `rate`; only the last phase is measured.
     """
     total = int(rate * seconds)
-    warmup = int(rate * warmup_s)
     latencies_ns: list[int] = []
-    received = threading.Event()
-    ready = threading.Event()
+    fetching = threading.Event()
+    done = threading.Event()
     failure: list[str] = []
 
     def consume() -> None:
@@ -372,10 +375,8 @@ def end_to_end_latency(
         )
         try:
             consumer.assign([TopicPartition(topic, 0, 0)])
-            seen = 0
-            deadline = time.monotonic() + seconds + warmup_s + 60
-            while seen < total + warmup and time.monotonic() < deadline:
-                ready.set()
+            deadline = time.monotonic() + seconds + warmup_s + 120
+            while len(latencies_ns) < total and time.monotonic() < deadline:
                 # poll(), not consume(n, timeout): consume waits for n records or the timeout.
                 message = consumer.poll(0.1)
                 if message is None:
@@ -386,28 +387,39 @@ def end_to_end_latency(
                     return
                 value = message.value()
                 assert value is not None
-                if seen >= warmup:
-                    latencies_ns.append(now - _TIMESTAMP.unpack_from(value)[0])
-                seen += 1
+                sent, measured = _STAMP.unpack_from(value)
+                fetching.set()
+                if measured:
+                    latencies_ns.append(now - sent)
         finally:
             consumer.close()
-            received.set()
+            done.set()
 
     thread = threading.Thread(target=consume, name="latency-consumer", daemon=True)
     thread.start()
-    ready.wait(30)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 0})
-    padding = os.urandom(record_size - _TIMESTAMP.size)
+    padding = os.urandom(record_size - _STAMP.size)
+
+    def send(measured: bool) -> None:
+        producer.produce(topic, _STAMP.pack(time.monotonic_ns(), measured) + padding)
+        producer.poll(0)
+
+    probing = time.monotonic()
+    while not fetching.wait(0.01):
+        if time.monotonic() - probing > 60 or done.is_set():
+            raise LoadError(f"latency consumer saw nothing within 60 s {failure[:1]}")
+        send(False)
+    consumer_ready_s = time.monotonic() - probing
+    warmup = int(rate * warmup_s)
     start = time.monotonic()
-    for i in range(total + warmup):
+    for i in range(warmup + total):
         delay = start + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        producer.produce(topic, _TIMESTAMP.pack(time.monotonic_ns()) + padding)
-        producer.poll(0)
+        send(i >= warmup)
     if producer.flush(30) != 0:
         raise LoadError("latency producer could not deliver every record")
-    received.wait(seconds + 90)
+    done.wait(seconds + 120)
     thread.join(5)
     if failure or len(latencies_ns) < total:
         raise LoadError(f"latency consumer got {len(latencies_ns)}/{total} records {failure[:1]}")
@@ -418,4 +430,5 @@ def end_to_end_latency(
         p99_ms=millis[min(len(millis) - 1, int(len(millis) * 0.99))],
         max_ms=millis[-1],
         rate=rate,
+        consumer_ready_s=consumer_ready_s,
     )

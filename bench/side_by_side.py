@@ -373,7 +373,8 @@ def _print_load(label: str, result: LoadResult) -> None:
 def _print_latency(result: LatencyResult) -> None:
     print(
         f"  end-to-end latency at {result.rate} rec/s: p50 {result.p50_ms:.2f} ms, "
-        f"p99 {result.p99_ms:.2f} ms, max {result.max_ms:.2f} ms ({result.samples} samples)"
+        f"p99 {result.p99_ms:.2f} ms, max {result.max_ms:.2f} ms ({result.samples} samples; "
+        f"the consumer fetched {result.consumer_ready_s:.2f} s after the first probe)"
     )
 
 
@@ -561,7 +562,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         else:
             raise SystemExit(f"unknown system {name!r}: use brook and/or kafka")
     quick = args.quick
-    records = {100: 100_000, 1024: 30_000} if quick else {100: 1_000_000, 1024: 300_000}
+    records = {100: 100_000, 1024: 30_000} if quick else {100: 500_000, 1024: 200_000}
     return Plan(
         systems=systems,
         rounds=args.rounds or (1 if quick else 3),
