@@ -47,6 +47,7 @@ def _refused(cluster: KubeCluster, namespace: str, obj: dict[str, Any]) -> str:
         ),
         ({"storage": {"size": "lots"}}, "spec.storage.size"),
         ({"brokers": 3}, 'unknown field "spec.brokers"'),
+        ({"config": {"auto.create.topics.enable": True}}, "must be of type integer,string"),
     ],
     ids=[
         "node.id",

@@ -195,7 +195,7 @@ def test_broker_config() -> None:
     objs = _objects(
         {
             "listeners": {"external": {"type": "NodePort"}},
-            "config": {"num.partitions": 3, "auto.create.topics.enable": False},
+            "config": {"num.partitions": 3, "auto.create.topics.enable": "false"},
         },
         external={0: "@HOST_IP@:31001"},
     )
@@ -238,3 +238,12 @@ def test_managed_broker_keys_are_refused(key: str) -> None:
 def test_image_from_version_or_override() -> None:
     assert cluster.image_for(parse_spec({"version": "0.2.0"}), repository="reg/brook") == "reg/brook:0.2.0"
     assert cluster.image_for(parse_spec({"image": "mine:dev"}), repository="reg/brook") == "mine:dev"
+
+
+def test_config_values_are_strings_or_numbers() -> None:
+    assert parse_spec({"config": {"log.retention.ms": 1000, "x": 1.5}}).config == {
+        "log.retention.ms": "1000",
+        "x": "1.5",
+    }
+    with pytest.raises(pydantic.ValidationError, match="quote booleans"):
+        parse_spec({"config": {"auto.create.topics.enable": False}})

@@ -39,15 +39,16 @@ class CRModel(BaseModel):
 
 
 def _to_str(value: object) -> object:
-    # YAML authors write `retention.ms: 86400000` and `compact: true`; Kafka wants strings.
+    # YAML authors write `retention.ms: 86400000`; Kafka wants strings. Booleans must be quoted, as the
+    # CRD's int-or-string schema requires (the API server refuses a bare `true`, so the model does too).
     if isinstance(value, bool):
-        return "true" if value else "false"
+        raise ValueError('quote booleans: "true" or "false"')  # noqa: TRY004 - pydantic wants ValueError
     if isinstance(value, int | float):
         return str(value)
     return value
 
 
-#: A Kafka config value: written as a string, number or boolean in YAML, always a string to Kafka.
+#: A Kafka config value: a string or a number in YAML (booleans quoted), always a string to Kafka.
 ConfigValue = Annotated[
     str,
     BeforeValidator(_to_str),

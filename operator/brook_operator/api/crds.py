@@ -132,7 +132,7 @@ _RULES: dict[tuple[str, str], list[dict[str, str]]] = {
     ],
     ("KafkaCluster", "spec.storage"): [
         {
-            "rule": "self.size == oldSelf.size",
+            "rule": "!has(self.size) || !has(oldSelf.size) || self.size == oldSelf.size",
             "message": "storage.size cannot be changed (volume expansion is not supported yet)",
         },
         _immutable_optional("storageClass"),
