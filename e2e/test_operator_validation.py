@@ -58,6 +58,7 @@ def _refused(cluster: KubeCluster, namespace: str, obj: dict[str, Any]) -> str:
         "same-port",
         "size",
         "unknown-field",
+        "bare-boolean",
     ],
 )
 def test_invalid_kafkacluster_is_refused(
