@@ -48,6 +48,8 @@ from bench.brokers import (
     start_broker,
     use_broker_snapshot,
 )
+from bench.cpu_profile import CpuProfile, run_scenario
+from bench.cpu_profile import table_rows as cpu_table_rows
 from bench.docs import DOCS_PATH, SKELETON
 from bench.loads import ProducerSettings, produce_librdkafka
 from bench.procfs import cpu_times, load_average
@@ -390,7 +392,12 @@ def summary(profile: Profile) -> str:
 COLUMNS = ("% of non-idle samples (wall)", "% of GIL samples (Python CPU)")
 
 
-def markdown(profiles: Iterable[Profile], *, command: str, top: int) -> str:
+CPU_COLUMNS = ("stage (nested)", "CPU µs per request", "% of the request")
+
+
+def markdown(
+    profiles: Iterable[Profile], cpu_profiles: Iterable[CpuProfile], *, command: str, top: int
+) -> str:
     load = load_average()
     parts = [
         f"Command: `{command}`, {time.strftime('%Y-%m-%d %H:%M %Z')}; load average at the end "
@@ -413,6 +420,24 @@ def markdown(profiles: Iterable[Profile], *, command: str, top: int) -> str:
             "",
             markdown_table(["top functions, inclusive time", *COLUMNS], inclusive_rows(profile, limit=top)),
         ]
+    cpu_profiles = list(cpu_profiles)
+    if cpu_profiles:
+        parts += [
+            "",
+            "#### CPU per request (cProfile, thread CPU clock)",
+            "",
+            "The same scenarios with the broker's main thread under `cProfile.Profile(time.thread_time)` "
+            "(`bench/cpu_profile.py`): CPU time, independent of how loaded the machine is, divided by the "
+            "number of produce or fetch requests. cProfile inflates call-heavy Python code (kio's writer, "
+            "adapters) by roughly 1.5-3x; C calls are close to real. Stages nest.",
+        ]
+        for cpu in cpu_profiles:
+            parts += [
+                "",
+                f"**{cpu.name}**: {cpu.requests:,} requests ({cpu.throughput}).",
+                "",
+                markdown_table(list(CPU_COLUMNS), cpu_table_rows(cpu)),
+            ]
     return "\n".join(parts)
 
 
@@ -431,6 +456,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scenarios", default="produce-1k,produce-100,consume-1k", help="comma-separated subset"
     )
     parser.add_argument("--top", type=int, default=12, help="functions per table")
+    parser.add_argument(
+        "--no-cpu", dest="cpu", action="store_false", help="skip the cProfile CPU-per-request runs"
+    )
+    parser.add_argument(
+        "--cpu-records",
+        type=int,
+        default=None,
+        help="records per cProfile run (default 200,000; 1,000,000 of 100 B)",
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"update the profile block of {DOCS_PATH}")
     parser.add_argument(
         "--broker-ref",
@@ -485,10 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="brook-profile-", dir=args.work_dir))
     profiles: list[Profile] = []
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     broker = start_broker("brook", work / "broker")
     try:
         print(f"Brook pid {broker.pid} on {broker.bootstrap}")
-        for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
+        for name in scenarios:
             load, size = _load_for(name, broker)
             print(f"profiling {name}: 3 x {args.seconds:.0f} s (load average {load_average()[0]:.2f})")
             profile = record(
@@ -510,6 +545,20 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         broker.stop()
+    cpu_profiles: list[CpuProfile] = []
+    try:
+        if args.cpu:
+            for name in scenarios:
+                print(f"CPU per request, {name}: broker under cProfile (thread CPU clock)")
+                default = 1_000_000 if name == "produce-100" else 200_000
+                cpu = run_scenario(name, records=args.cpu_records or default, work=work)
+                cpu_profiles.append(cpu)
+                print_table(
+                    f"{name}: CPU per request ({cpu.requests} requests, {cpu.throughput})",
+                    list(CPU_COLUMNS),
+                    cpu_table_rows(cpu),
+                )
+    finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"raw collapsed stacks in {RESULTS_DIR.relative_to(REPO_ROOT)}/profile-*.txt")
     if args.write_docs:
@@ -517,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             REPO_ROOT / DOCS_PATH,
             "profile",
             tool="python -m bench.profile --write-docs",
-            body=markdown(profiles, command=command, top=args.top),
+            body=markdown(profiles, cpu_profiles, command=command, top=args.top),
             skeleton=SKELETON,
         )
         print(f"updated {DOCS_PATH}")
