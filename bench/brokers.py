@@ -35,6 +35,10 @@ KAFKA_HEAP = "1g"
 
 _FIND_COORDINATOR, _JOIN_GROUP = 10, 11
 
+#: Settings the test harness gives the reference Kafka that differ from Kafka's defaults and
+#: that Brook also has; Brook gets the same, so both run with identical broker settings.
+SHARED_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+
 
 @dataclasses.dataclass(kw_only=True)
 class RunningBroker:
@@ -118,7 +122,9 @@ def start_broker(system: System, work_dir: Path) -> RunningBroker:
     work_dir.mkdir(parents=True, exist_ok=True)
     if system == "brook":
         spawned = time.monotonic()
-        brook = start_brook(work_dir / "brook")
+        brook = start_brook(
+            work_dir / "brook", **{k.replace(".", "_"): v for k, v in SHARED_OVERRIDES.items()}
+        )
         return RunningBroker(
             system=system,
             bootstrap=brook.bootstrap,

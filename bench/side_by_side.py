@@ -150,6 +150,14 @@ def metrics() -> list[Metric]:
             digits=2,
             group="start-up",
         ),
+        Metric(
+            key="startup.create100",
+            label="create a 100-partition topic (until leaders are known)",
+            unit="s",
+            higher_is_better=False,
+            digits=2,
+            group="start-up",
+        ),
     ]
     return out
 
@@ -239,7 +247,9 @@ class Runner:
                 print(f"  first acknowledged produce {first_ack:.2f} s after the process was spawned")
             time.sleep(1.0)
             self.results.add("rss.start", system, Sample(value=rss_bytes(broker.pid) / MIB, round=rnd))
+            began = time.monotonic()
             create_topic(broker.bootstrap, "idle", partitions=plan.idle_partitions)
+            self.results.add("startup.create100", system, Sample(value=time.monotonic() - began, round=rnd))
             time.sleep(plan.idle_wait_s)
             self.results.add("rss.idle", system, Sample(value=rss_bytes(broker.pid) / MIB, round=rnd))
             start, idle = (
