@@ -41,7 +41,7 @@ from brook_broker.log import checkpoint
 from brook_broker.log.cleaner_manager import LastRecord, LogToClean, SegmentView
 from brook_broker.log.log_file import Buffer, read_batches
 from brook_broker.log.offset_map import OffsetMap
-from brook_broker.log.record_filter import FilteredBatch, delete_horizon_ms, filter_batch
+from brook_broker.log.record_filter import FilteredBatch, KeepRecord, delete_horizon_ms, filter_batch
 from brook_broker.log.segment import (
     CLEANED_SUFFIX,
     INDEX_SUFFIX,
@@ -53,7 +53,6 @@ from brook_broker.log.segment import (
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol import record_reader
 from brook_broker.protocol.errors import CorruptRecordError
-from brook_broker.protocol.record_reader import Record
 from brook_broker.protocol.records import NO_TIMESTAMP, RecordBatchHeader, crc_matches, read_header
 from brook_broker.protocol.types import TopicPartition
 
@@ -234,9 +233,10 @@ class Cleaner:
                     # Whole batches only; an empty map takes any batch, so a pass always progresses.
                     if len(offset_map) and not offset_map.has_room_for(header.records_count):
                         return False
-                    for record in record_reader.iter_records(data):
-                        if record.key is not None and record.offset >= start:
-                            offset_map.put(record.key, record.offset)
+                    base = header.base_offset
+                    for span in record_reader.scan_records(data)[1]:
+                        if span.key is not None and base + span.offset_delta >= start:
+                            offset_map.put(span.key, base + span.offset_delta)
                     stats.map_messages_read += header.records_count
                 offset_map.update_latest_offset(header.last_offset)
                 stats.map_bytes_read += header.size
@@ -332,9 +332,7 @@ class Cleaner:
             os.close(fd)
         return mtime_ns
 
-    def _record_filter(
-        self, header: RecordBatchHeader, *, now_ms: int, stats: CleanerStats
-    ) -> Callable[[Record], bool]:
+    def _record_filter(self, header: RecordBatchHeader, *, now_ms: int, stats: CleanerStats) -> KeepRecord:
         """Kafka's shouldRetainRecord, for the records of one batch."""
         offset_map = self.offset_map
         latest_offset = offset_map.latest_offset
@@ -342,17 +340,16 @@ class Cleaner:
         tombstones_expired = horizon is not None and now_ms >= horizon
         transactional = header.is_transactional
 
-        def keep(record: Record) -> bool:
-            if record.offset > latest_offset:
+        def keep(offset: int, key: bytes | None, has_value: bool) -> bool:
+            if offset > latest_offset:
                 return True
-            key = record.key
             if key is None:
                 stats.invalid_messages += 1
                 return False
-            if record.offset < offset_map.get(key):
+            if offset < offset_map.get(key):
                 return False  # superseded
             # Tombstones of a transaction stay: it may have been aborted (no .txnindex yet).
-            return record.value is not None or transactional or not tombstones_expired
+            return has_value or transactional or not tombstones_expired
 
         return keep
 

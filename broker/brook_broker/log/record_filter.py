@@ -5,15 +5,16 @@ predicate saying which records stay. The batch keeps its structure, so offsets, 
 state and leader epochs read from the cleaned log are those of the original:
 
 - a batch whose records all stay is copied byte for byte (no decompression of the output);
-- otherwise the kept records are re-encoded into a batch with the same base offset, offset
-  range (``lastOffsetDelta``), producer id, epoch and base sequence, partition leader
-  epoch, attributes and codec (recompressed with it; snappy keeps its framing);
+- otherwise the kept records go into a batch with the same base offset, offset range
+  (``lastOffsetDelta``), base timestamp, producer id, epoch and base sequence, partition
+  leader epoch, attributes and codec (`record_reader.rebuild_batch`: each record's bytes are
+  copied, the section recompressed with the batch's codec; snappy keeps its framing);
 - a batch with no records left is dropped, or kept as an empty batch (header only, no
   compression, ``maxTimestamp`` kept) when the caller says it is needed;
 - KIP-534: a kept batch with tombstones and no delete horizon gets one, ``now +
   delete.retention.ms``, stored as its ``baseTimestamp`` with attribute bit 6; a later
-  cleaning removes those tombstones once the horizon has passed. Setting it rewrites the
-  batch even when every record stays, as Kafka does.
+  cleaning removes those tombstones once the horizon has passed. Setting it re-encodes the
+  kept records (`record_reader.build_batch`), even when every record stays, as Kafka does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from brook_broker.protocol import record_reader
-from brook_broker.protocol.record_reader import XERIAL_MAGIC, Record
+from brook_broker.protocol.record_reader import XERIAL_MAGIC
 from brook_broker.protocol.records import (
     RECORD_BATCH_OVERHEAD,
     CompressionType,
@@ -64,11 +65,15 @@ def empty_batch(header: RecordBatchHeader) -> bytes:
     )
 
 
+#: ``keep(offset, key, has_value)``: whether the record at ``offset`` stays.
+KeepRecord = Callable[[int, bytes | None, bool], bool]
+
+
 def filter_batch(
     data: memoryview,
     header: RecordBatchHeader,
     *,
-    keep: Callable[[Record], bool],
+    keep: KeepRecord,
     retain_empty: bool,
     new_delete_horizon_ms: int,
 ) -> FilteredBatch:
@@ -78,17 +83,29 @@ def filter_batch(
     horizon given to a batch that keeps tombstones and has none yet. Raises
     `CorruptRecordError` if the records do not decode.
     """
-    records = list(record_reader.iter_records(data))
-    kept = [record for record in records if keep(record)]
+    section, spans = record_reader.scan_records(data)
+    base = header.base_offset
+    kept = [
+        index for index, span in enumerate(spans) if keep(base + span.offset_delta, span.key, span.has_value)
+    ]
     if not kept:
-        return FilteredBatch(empty_batch(header) if retain_empty else None, len(records), 0)
+        return FilteredBatch(empty_batch(header) if retain_empty else None, len(spans), 0)
     horizon = delete_horizon_ms(header)
-    needs_horizon = horizon is None and any(record.value is None for record in kept)
-    if len(kept) == len(records) and not needs_horizon:
-        return FilteredBatch(data, len(records), len(kept))
+    needs_horizon = horizon is None and any(not spans[index].has_value for index in kept)
+    if len(kept) == len(spans) and not needs_horizon:
+        return FilteredBatch(data, len(spans), len(kept))
+    xerial_snappy = _is_xerial_snappy(data, header)
+    if not needs_horizon:
+        # The common case: the kept records' bytes are copied, nothing is re-encoded.
+        rebuilt = record_reader.rebuild_batch(
+            header, section, [spans[index] for index in kept], xerial_snappy=xerial_snappy
+        )
+        return FilteredBatch(rebuilt, len(spans), len(kept))
+    # A new delete horizon becomes the base timestamp, so every timestamp delta changes.
+    records = list(record_reader.iter_records(data))
     log_append_time = header.timestamp_type == TimestampType.LOG_APPEND_TIME
     rebuilt = record_reader.build_batch(
-        kept,
+        [records[index] for index in kept],
         base_offset=header.base_offset,
         last_offset_delta=header.last_offset_delta,
         compression=header.compression,
@@ -99,10 +116,10 @@ def filter_batch(
         base_sequence=header.base_sequence,
         partition_leader_epoch=header.partition_leader_epoch,
         is_transactional=header.is_transactional,
-        xerial_snappy=_is_xerial_snappy(data, header),
-        delete_horizon_ms=new_delete_horizon_ms if needs_horizon else horizon,
+        xerial_snappy=xerial_snappy,
+        delete_horizon_ms=new_delete_horizon_ms,
     )
-    return FilteredBatch(rebuilt, len(records), len(kept))
+    return FilteredBatch(rebuilt, len(spans), len(kept))
 
 
 def _is_xerial_snappy(data: memoryview, header: RecordBatchHeader) -> bool:

@@ -227,9 +227,8 @@ def _check_append_size(size: int, config: LogConfig) -> None:
 
 def _check_keys(batch: memoryview) -> None:
     """A compacted topic keeps the latest record per key, so a record without one is refused."""
-    for record in record_reader.iter_records(batch):
-        if record.key is None:
-            raise InvalidRecordError("compacted topic cannot accept a record without a key")
+    if any(span.key is None for span in record_reader.scan_records(batch)[1]):
+        raise InvalidRecordError("compacted topic cannot accept a record without a key")
 
 
 def _check_timestamps(header: RecordBatchHeader, *, earliest: int, latest: int) -> None:

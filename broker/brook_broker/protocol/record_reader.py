@@ -38,11 +38,21 @@ from brook_broker.protocol.records import (
     NO_TIMESTAMP,
     RECORD_BATCH_OVERHEAD,
     CompressionType,
+    RecordBatchHeader,
     TimestampType,
     read_header,
 )
 
-__all__ = ["Record", "build_batch", "compress", "decompress", "iter_records"]
+__all__ = [
+    "Record",
+    "RecordSpan",
+    "build_batch",
+    "compress",
+    "decompress",
+    "iter_records",
+    "rebuild_batch",
+    "scan_records",
+]
 
 #: snappy-java's stream header: magic, then int32 version and int32 min-compatible version.
 XERIAL_MAGIC = b"\x82SNAPPY\x00"
@@ -161,6 +171,21 @@ def iter_records(batch: bytes | memoryview, *, verify_crc: bool = False) -> Iter
     The header is checked (and the records section decompressed) before this returns; the
     records themselves are parsed lazily. Any malformation raises `CorruptRecordError`.
     """
+    header, data = _records_section(batch, verify_crc=verify_crc)
+    if not header.records_count:
+        return iter(())
+    log_append_time = header.max_timestamp if header.attributes & _ATTR_TIMESTAMP_TYPE else None
+    return _parse_records(
+        data,
+        count=header.records_count,
+        base_offset=header.base_offset,
+        base_timestamp=header.base_timestamp,
+        log_append_time=log_append_time,
+    )
+
+
+def _records_section(batch: bytes | memoryview, *, verify_crc: bool) -> tuple[RecordBatchHeader, bytes]:
+    """The checked header and the decompressed records section (empty for an empty batch)."""
     if len(batch) < RECORD_BATCH_OVERHEAD:
         raise CorruptRecordError("record batch is shorter than its header")
     header = read_header(batch, 0)
@@ -175,18 +200,51 @@ def iter_records(batch: bytes | memoryview, *, verify_crc: bool = False) -> Iter
     if header.records_count == 0:
         # Compaction leaves empty batches with the codec bit still set and no records
         # section at all; Kafka's DefaultRecordBatch yields nothing without decompressing.
-        return iter(())
+        return header, b""
     section = memoryview(batch)[RECORD_BATCH_OVERHEAD : header.size]
     # Not ``header.compression``: codecs 5-7 must become CorruptRecordError, not ValueError.
-    data = decompress(header.attributes & 0x07, section)
-    log_append_time = header.max_timestamp if header.attributes & _ATTR_TIMESTAMP_TYPE else None
-    return _parse_records(
-        data,
-        count=header.records_count,
-        base_offset=header.base_offset,
-        base_timestamp=header.base_timestamp,
-        log_append_time=log_append_time,
-    )
+    return header, decompress(header.attributes & 0x07, section)
+
+
+class RecordSpan(NamedTuple):
+    """One record of a records section: what the log cleaner decides on, and where its bytes are."""
+
+    offset_delta: int
+    timestamp_delta: int
+    key: bytes | None
+    has_value: bool
+    start: int
+    end: int
+
+
+def scan_records(batch: bytes | memoryview) -> tuple[bytes, list[RecordSpan]]:
+    """The decompressed records section of a batch and a `RecordSpan` per record.
+
+    A lighter `iter_records` for the log cleaner and the keyless-record check: values and
+    headers are skipped, not decoded (their lengths are checked by the record's length).
+    """
+    header, data = _records_section(batch, verify_crc=False)
+    spans: list[RecordSpan] = []
+    position, end = 0, len(data)
+    for index in range(header.records_count):
+        try:
+            length, body = _read_varint(data, position, _VARINT_MAX_SHIFT)
+            record_end = body + length
+            if length < 0 or record_end > end:
+                raise CorruptRecordError(f"record {index} exceeds the batch")
+            timestamp_delta, cursor = _read_varint(data, body + 1, _VARLONG_MAX_SHIFT)
+            offset_delta, cursor = _read_varint(data, cursor, _VARINT_MAX_SHIFT)
+            key, cursor = _read_bytes(data, cursor, record_end)
+            value_length, cursor = _read_varint(data, cursor, _VARINT_MAX_SHIFT)
+        except IndexError:
+            raise CorruptRecordError(f"record {index} is truncated") from None
+        if cursor > record_end:
+            raise CorruptRecordError(f"record {index} is longer than its length")
+        spans.append(RecordSpan(offset_delta, timestamp_delta, key, value_length >= 0, position, record_end))
+        position = record_end
+    if position != end:
+        raise CorruptRecordError(f"{end - position} bytes remain after the declared records")
+    return data, spans
 
 
 def _parse_records(
@@ -372,6 +430,66 @@ def build_batch(
     )
     # An empty batch has no records section even when compressed (Kafka's writeEmptyHeader).
     section = compress(compression, body, xerial_snappy=xerial_snappy) if records else b""
+    return _assemble_batch(
+        base_offset=base_offset,
+        partition_leader_epoch=partition_leader_epoch,
+        attributes=attributes,
+        last_offset_delta=last_offset_delta,
+        base_timestamp=base_timestamp,
+        max_timestamp=max_timestamp,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+        records_count=len(records),
+        section=section,
+    )
+
+
+def rebuild_batch(
+    header: RecordBatchHeader, section: bytes, spans: Sequence[RecordSpan], *, xerial_snappy: bool = True
+) -> bytes:
+    """The batch ``header`` describes, holding only the records at ``spans`` of its records section.
+
+    The log cleaner's copy: every header field stays (base offset, ``lastOffsetDelta``,
+    ``baseTimestamp``, producer fields, attributes), so each record's bytes are copied as
+    they are, their offset and timestamp deltas still valid. Recompressed with the batch's
+    codec; ``maxTimestamp`` is recomputed for ``CreateTime`` batches.
+    """
+    if not spans:
+        raise ValueError("a rebuilt batch needs at least one record")
+    body = b"".join(section[span.start : span.end] for span in spans)
+    max_timestamp = header.max_timestamp
+    if not header.attributes & _ATTR_TIMESTAMP_TYPE:
+        max_timestamp = header.base_timestamp + max(span.timestamp_delta for span in spans)
+    return _assemble_batch(
+        base_offset=header.base_offset,
+        partition_leader_epoch=header.partition_leader_epoch,
+        attributes=header.attributes,
+        last_offset_delta=header.last_offset_delta,
+        base_timestamp=header.base_timestamp,
+        max_timestamp=max_timestamp,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        records_count=len(spans),
+        section=compress(header.attributes & 0x07, body, xerial_snappy=xerial_snappy),
+    )
+
+
+def _assemble_batch(
+    *,
+    base_offset: int,
+    partition_leader_epoch: int,
+    attributes: int,
+    last_offset_delta: int,
+    base_timestamp: int,
+    max_timestamp: int,
+    producer_id: int,
+    producer_epoch: int,
+    base_sequence: int,
+    records_count: int,
+    section: bytes,
+) -> bytes:
     try:
         header = bytearray(
             _HEADER.pack(
@@ -387,7 +505,7 @@ def build_batch(
                 producer_id,
                 producer_epoch,
                 base_sequence,
-                len(records),
+                records_count,
             )
         )
     except struct.error as exc:

@@ -237,3 +237,31 @@ def test_a_full_offset_map_cleans_in_several_passes(open_log: OpenLog, clock: Fa
     records = read_records(log)
     assert latest_per_key(records) == latest_per_key(written)
     assert len(records) == 40
+
+
+def test_a_partly_cleaned_batch_keeps_every_header_field(open_log: OpenLog, clock: FakeClock) -> None:
+    log = open_log(compact_config())
+    batch = keyed_batch(
+        [(b"a", b"1"), (b"b", b"1"), (b"c", b"1")], producer_id=9, producer_epoch=2, base_sequence=40
+    )
+    log.append_as_leader(batch, leader_epoch=5)
+    log.append_as_leader(keyed_batch([(b"b", b"2")]), leader_epoch=5)
+    log.update_high_watermark(log.log_end_offset)
+    original = read_batch_headers(log)[0]
+    log.roll()
+    assert make_cleaner(log, clock).clean_one() is not None
+    cleaned = read_batch_headers(log)[0]
+    assert cleaned.records_count == 2
+    unchanged = (
+        "base_offset",
+        "partition_leader_epoch",
+        "attributes",
+        "last_offset_delta",
+        "base_timestamp",
+        "producer_id",
+        "producer_epoch",
+        "base_sequence",
+    )
+    assert [getattr(cleaned, f) for f in unchanged] == [getattr(original, f) for f in unchanged]
+    assert cleaned.max_timestamp == T0 + 2  # the kept records' newest timestamp
+    assert [(r.offset, r.key) for r in read_records(log)] == [(0, b"a"), (2, b"c"), (3, b"b")]

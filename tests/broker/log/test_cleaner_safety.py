@@ -199,7 +199,7 @@ def test_appends_during_cleaning_stay_consistent(open_log: OpenLog, clock: FakeC
     written: list[Record] = []
     overlapping = 0
     try:
-        for i in range(3000):
+        for i in range(50_000):
             overlapping += cleaner.is_cleaning(TP)
             written += produce(log, [[(f"k{i % 40}".encode(), f"v{i}".encode())]])
             if i % 400 == 0:
