@@ -8,8 +8,7 @@ write (or the request timeout passes).
 
 from __future__ import annotations
 
-import datetime
-from typing import Any, cast
+from typing import Any
 
 from kio.schema.produce.v12.response import (
     PartitionProduceResponse,
@@ -17,7 +16,7 @@ from kio.schema.produce.v12.response import (
     TopicProduceResponse,
 )
 from kio.schema.types import TopicName
-from kio.static.primitive import TZAware, i32, i64
+from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import CloseConnection, api
@@ -26,28 +25,13 @@ from brook_broker.protocol.errors import ErrorCode
 from brook_broker.protocol.types import TopicPartition
 from brook_broker.replication.replica_manager import ProduceResult
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-
-
-def _log_append_time(ms: int) -> TZAware | None:
-    """The append time of a LogAppendTime topic for the response; -1 (CreateTime topics) is ``None``.
-
-    Not `codec.timestamp_from_ms`: kio's ``TZAware.parse`` refuses any datetime with a
-    sub-second part, so a real append time made it raise and the connection close. kio's
-    writer only needs a datetime (it writes ``round(timestamp() * 1000)``), so build an exact
-    one from the milliseconds and skip the parse.
-    """
-    if ms < 0:
-        return None
-    return cast(TZAware, _EPOCH + datetime.timedelta(milliseconds=ms))
-
 
 def _partition_response(index: int, result: ProduceResult) -> PartitionProduceResponse:
     return PartitionProduceResponse(
         index=i32(index),
         error_code=result.error_code,
         base_offset=i64(result.base_offset),
-        log_append_time=_log_append_time(result.log_append_time_ms),
+        log_append_time=codec.timestamp_from_ms(result.log_append_time_ms),
         log_start_offset=i64(result.log_start_offset),
         record_errors=(),
         error_message=result.error_message,

@@ -15,6 +15,7 @@ import datetime
 import functools
 import io
 import struct
+import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -88,7 +89,8 @@ def decode_request(frame: bytes | memoryview) -> DecodedRequest:
     """Decode one request frame (without its 4-byte size prefix).
 
     Raises `UnsupportedVersionError` when kio has no schema for the key/version, and
-    `InvalidRequestError` when the bytes do not parse or leave trailing garbage.
+    `InvalidRequestError` when the bytes do not parse. Bytes after the body are ignored, as
+    Kafka ignores them: librdkafka's all-topics Metadata request (v9+) carries three.
     """
     api_key, api_version, _ = peek_header(frame)
     read_body, flexible = _body_reader(api_key, api_version)
@@ -97,13 +99,11 @@ def decode_request(frame: bytes | memoryview) -> DecodedRequest:
         # kio's native reader allocates arrays by their declared length (2^31-1 entries
         # abort the process); refuse lengths the frame cannot hold before it reads them.
         check_request(schema_class(api_key, api_version, EntityType.request), frame, offset)
-        body, size = read_body(frame, offset)
+        body, _ = read_body(frame, offset)
     except InvalidRequestError:
         raise
     except Exception as exc:  # kio raises a variety of errors for malformed input
         raise InvalidRequestError(f"malformed request body: {exc}") from exc
-    if offset + size != len(frame):
-        raise InvalidRequestError(f"{len(frame) - offset - size} trailing bytes after request body")
     header = RequestHeader(api_key, api_version, raw_header.correlation_id, raw_header.client_id)
     return DecodedRequest(header, body)
 
@@ -211,10 +211,18 @@ NO_THROTTLE: i32Timedelta = i32Timedelta.parse(datetime.timedelta(0))
 
 
 def timestamp_from_ms(ms: int) -> TZAware | None:
-    """A Kafka millisecond timestamp as kio's TZAware; -1 (no timestamp) is ``None``."""
+    """A Kafka millisecond timestamp as kio's TZAware; -1 (no timestamp) is ``None``.
+
+    Built exactly from the milliseconds and not through ``TZAware.parse``: kio's predicate
+    wants whole seconds, while its writer only needs a datetime (it writes
+    ``round(timestamp() * 1000)``), so milliseconds survive the round trip.
+    """
     if ms < 0:
         return None
-    return TZAware.parse(datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC))
+    return typing.cast(TZAware, _EPOCH + datetime.timedelta(milliseconds=ms))
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def timedelta_ms(value: datetime.timedelta) -> int:
