@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
         clusterwide=not brook_operator.handlers.SETTINGS.namespaces,
         namespaces=list(brook_operator.handlers.SETTINGS.namespaces),
         standalone=args.standalone,
-        peering_name=args.peering,
+        peering_name=None if args.standalone else args.peering,
         liveness_endpoint=args.liveness,
     )
     return 0

@@ -13,10 +13,16 @@ Wiring (why each decorator exists):
 
 kopf's own state (handler progress, last-handled spec) lives in `brook.dev/*` annotations, never in
 status (the CRD schemas prune unknown status fields), and its finalizer is `brook.dev/finalizer`.
+
+Only managed Topics carry that finalizer. kopf would also put it on every object with a timer (to stop
+the timer before the object goes), which would leave KafkaClusters and ConsumerGroups — and their
+namespaces — undeletable once the operator is uninstalled; `_timers_need_no_finalizer()` turns that
+off, and each timer checks that its object still exists before acting.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -25,7 +31,7 @@ import kopf
 import pydantic
 
 from brook_operator import admin, settings
-from brook_operator.api.common import GROUP, MANAGED_ANNOTATION, VERSION
+from brook_operator.api.common import API_VERSION, GROUP, MANAGED_ANNOTATION, VERSION
 from brook_operator.api.consumergroup import ConsumerGroupStatus
 from brook_operator.api.kafkacluster import KafkaClusterStatus
 from brook_operator.api.topic import TopicSpec, TopicStatus
@@ -102,6 +108,17 @@ def _managed_in_progress(
     return _managed(annotations) and _in_progress(status, meta)
 
 
+async def _still_there(body: kopf.Body) -> bool:
+    """Whether the object a timer fires for still exists and is not being deleted (see the module doc)."""
+    meta = body.metadata
+    current = await _applier().get(
+        api_version=API_VERSION, kind=body["kind"], namespace=meta["namespace"], name=meta["name"]
+    )
+    if current is None or current["metadata"].get("uid") != meta["uid"]:
+        return False
+    return not current["metadata"].get("deletionTimestamp")
+
+
 def _write(patch: kopf.Patch, status: pydantic.BaseModel) -> None:
     patch.status.update(status.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -142,6 +159,8 @@ async def kafkacluster_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> 
 )
 async def kafkacluster_progress(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Follow brokers starting or rolling (runs only while the cluster is on its way)."""
+    if not await _still_there(body):
+        return
     await _reconcile_cluster(body, patch)
 
 
@@ -150,6 +169,8 @@ async def kafkacluster_progress(body: kopf.Body, patch: kopf.Patch, **_: Any) ->
 )
 async def kafkacluster_resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Re-apply (reverting drift) and refresh status."""
+    if not await _still_there(body):
+        return
     await _reconcile_cluster(body, patch)
 
 
@@ -212,6 +233,8 @@ async def topic_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 )
 async def topic_retry(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Retry a topic that is not Ready yet (Kafka unreachable, cluster missing)."""
+    if not await _still_there(body):
+        return
     await _reconcile_topic(body, patch, resync=False)
 
 
@@ -225,6 +248,8 @@ async def topic_retry(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 )
 async def topic_resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Detect and revert out-of-band changes to the topic."""
+    if not await _still_there(body):
+        return
     await _reconcile_topic(body, patch, resync=True)
 
 
@@ -316,4 +341,15 @@ async def consumergroup_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) ->
 @kopf.timer(GROUP, VERSION, "consumergroups", interval=SETTINGS.group_refresh_seconds, when=_managed)
 async def consumergroup_refresh(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Refresh state and lag; run an offset reset that waited for the group to become Empty."""
+    if not await _still_there(body):
+        return
     await _reconcile_group(body, patch)
+
+
+def _timers_need_no_finalizer(registry: kopf.OperatorRegistry) -> None:
+    """Drop the finalizer kopf requires for every object with a timer (why: see the module doc)."""
+    spawning = registry._spawning  # kopf has no public switch; tests/operator/test_handlers.py guards this
+    spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) for h in spawning._handlers]
+
+
+_timers_need_no_finalizer(kopf.get_default_registry())
