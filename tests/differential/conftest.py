@@ -16,36 +16,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from differential.framework import TARGETS, Scenario, Target
 
 from harness.brook import BrookProcess
-from harness.node import server_properties
-
-#: Kafka's harness runs node.id=1 (tests/harness/node.py); Brook's fixture the same.
-NODE_ID = 1
-#: Per-node settings of the Kafka harness that Brook sets its own way (its own ports and data dir).
-_NODE_LOCAL = {
-    "process.roles",
-    "node.id",
-    "listeners",
-    "advertised.listeners",
-    "listener.security.protocol.map",
-    "controller.listener.names",
-    "inter.broker.listener.name",
-    "log.dirs",
-}
-
-
-def kafka_harness_settings() -> dict[str, str]:
-    """The server.properties entries the reference Kafka runs with (num.partitions=1, internal topic
-    RFs, ...), minus the node-local ones: Brook gets the same, so static-config sources match."""
-    props = server_properties(
-        node_id=NODE_ID, port=0, controller_port=0, log_dir=Path("unused"), quorum={}, cluster_size=1
-    )
-    return {key: value for key, value in props.items() if key not in _NODE_LOCAL}
+from harness.reference_settings import NODE_ID, start_brook_like_kafka
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,10 +56,7 @@ def selected_targets() -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def differential_brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
     """This worker's Brook for the differential suite (its own, see the module docstring)."""
-    process = BrookProcess(
-        data_dir=tmp_path_factory.mktemp("differential-brook"),
-        overrides={**kafka_harness_settings(), "node.id": str(NODE_ID)},
-    ).start()
+    process = start_brook_like_kafka(tmp_path_factory.mktemp("differential-brook"))
     try:
         yield process
     finally:

@@ -78,6 +78,31 @@ def list_offsets(t: Target) -> Observation:
 
 
 @scenario
+def max_timestamp_inside_batches(t: Target) -> Observation:
+    """MAX_TIMESTAMP picks the record, not the batch: the largest timestamp in the middle of a batch,
+    ties inside a batch and across batches, and a later batch that does not beat it."""
+    name = t.topic()
+    admin.create_topic(t, name, partitions=3)
+    batches = {
+        0: [admin.timed_batch([(b"a", 1000), (b"b", 3000), (b"c", 2000)])],
+        1: [
+            admin.timed_batch([(b"a", 1000), (b"b", 3000), (b"c", 3000), (b"d", 2000)]),
+            admin.timed_batch([(b"e", 3000), (b"f", 500)]),
+        ],
+        2: [admin.timed_batch([(b"a", 1000)]), admin.timed_batch([(b"b", 900), (b"c", 4000), (b"d", 4000)])],
+    }
+    for partition, blobs in batches.items():
+        for blob in blobs:
+            [response] = admin.produce(t, name, {partition: blob})
+            assert int(response.error_code) == 0, response
+    return {
+        "max_timestamp": _offsets(t, name, [(p, MAX_TIMESTAMP) for p in batches]),
+        "by_timestamp_2500": _offsets(t, name, [(p, 2500) for p in batches]),
+        "by_timestamp_950": _offsets(t, name, [(p, 950) for p in batches]),
+    }
+
+
+@scenario
 def list_offsets_errors(t: Target) -> Observation:
     """ListOffsets for an unknown topic and for a partition past the last one."""
     name = t.topic()
