@@ -46,7 +46,7 @@ def _refused(cluster: KubeCluster, namespace: str, obj: dict[str, Any]) -> str:
             "listeners.external.port must differ",
         ),
         ({"storage": {"size": "lots"}}, "spec.storage.size"),
-        ({"brokers": 3}, 'unknown field "spec.brokers"'),
+        ({"brokers": 3}, 'unknown field "brokers"'),
         ({"config": {"auto.create.topics.enable": True}}, "must be of type integer,string"),
     ],
     ids=[
