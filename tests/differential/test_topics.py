@@ -21,8 +21,9 @@ from differential.framework import (
     scenario,
     wait_for,
 )
+from kio.schema.find_coordinator.v4.request import FindCoordinatorRequest
 from kio.schema.types import TopicName
-from kio.static.primitive import i16, i32
+from kio.static.primitive import i8, i16, i32
 
 pytestmark = [pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
 
@@ -285,4 +286,43 @@ def create_partitions(t: Target) -> Observation:
     return {
         "results": {k: _result(t, r) for k, r in steps.items()},
         "metadata_after": _topic_metadata(t, name),
+    }
+
+
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+def _find_group_coordinator(t: Target, group: str) -> Observation:
+    request = FindCoordinatorRequest(key_type=i8(0), coordinator_keys=(group,))
+    [coordinator] = t.call(request).coordinators
+    return {
+        "error_code": plain(coordinator.error_code),
+        "node": t.node(coordinator.node_id),
+        "address_matches": f"{coordinator.host}:{coordinator.port}" == t.bootstrap,
+    }
+
+
+@scenario
+def metadata_internal_topic(t: Target) -> Observation:
+    """__consumer_offsets, created by the first FindCoordinator: an internal topic (is_internal) with
+    offsets.topic.num.partitions partitions, Kafka's overrides (compact, 100 MiB segments), listed among
+    all topics, and refused by CreateTopics as existing."""
+
+    def ready(seen: Observation) -> bool:
+        return seen["error_code"] == "none" and all(p["leader"] == "self" for p in seen["partitions"])
+
+    coordinator = wait_for(
+        lambda: _find_group_coordinator(t, t.topic("group")), lambda c: c["error_code"] == "none"
+    )
+    metadata = wait_for(lambda: _topic_metadata(t, OFFSETS_TOPIC), ready)
+    partitions = metadata["partitions"]
+    described = admin.describe_configs(t, admin.TOPIC_RESOURCE, OFFSETS_TOPIC)
+    listed = [topic for topic in admin.metadata(t, None).topics if topic.name == OFFSETS_TOPIC]
+    [create] = admin.create_topics(t, [admin.new_topic(OFFSETS_TOPIC)], validate_only=True)
+    return {
+        "coordinator": coordinator,
+        "metadata": {**metadata, "partitions": len(partitions), "first_partition": partitions[0]},
+        "overrides": {c.name: c.value for c in described.configs if int(c.config_source) == 1},
+        "listed_internal": [topic.is_internal for topic in listed],
+        "create_again": _result(t, create, configs=False),
     }

@@ -239,6 +239,84 @@ def test_console_producer_and_consumer(
     assert_same(brook, printed["kafka"], what="console consumer output")
 
 
+def test_console_consumer_in_a_group(tool_shell: ToolShell, brokers: list[Broker], unique_topic: str) -> None:
+    """kafka-console-consumer with --group (classic protocol: FindCoordinator, JoinGroup, SyncGroup,
+    OffsetCommit) reads every partition from the beginning; kafka-consumer-groups then shows the
+    committed offsets, no lag and no active member."""
+    t, group = unique_topic, f"{unique_topic}-group"
+    lines = [f"key-{i % 3}:value-{i}" for i in range(9)]
+    runs = {}
+    for broker in brokers:
+        bootstrap = broker.bootstrap
+        created = tool_shell.run(
+            "kafka-topics", ["--bootstrap-server", bootstrap, "--create", "--topic", t, "--partitions", "2"]
+        )
+        assert created.exit_code == 0, created
+        produced = tool_shell.run(
+            "kafka-console-producer",
+            [
+                "--bootstrap-server",
+                bootstrap,
+                "--topic",
+                t,
+                "--reader-property",
+                "parse.key=true",
+                "--reader-property",
+                "key.separator=:",
+            ],
+            stdin="\n".join(lines) + "\n",
+        )
+        assert produced.exit_code == 0, produced
+        consumed = tool_shell.run(
+            "kafka-console-consumer",
+            [
+                "--bootstrap-server",
+                bootstrap,
+                "--topic",
+                t,
+                "--group",
+                group,
+                "--from-beginning",
+                "--max-messages",
+                str(len(lines)),
+                "--timeout-ms",
+                "30000",
+                "--formatter-property",
+                "print.partition=true",
+                "--formatter-property",
+                "print.offset=true",
+                "--formatter-property",
+                "print.key=true",
+            ],
+            timeout=90,
+        )
+        assert consumed.exit_code == 0, consumed
+        assert consumed.stderr.splitlines()[-1] == f"Processed a total of {len(lines)} messages", consumed
+        described = tool_shell.run(
+            "kafka-consumer-groups", ["--bootstrap-server", bootstrap, "--describe", "--group", group]
+        )
+        assert described.exit_code == 0, described
+        # Partitions are consumed concurrently: the order across partitions is not defined.
+        runs[broker.name] = {
+            "records": sorted(consumed.lines),
+            "describe": [line.split() for line in described.lines if line.strip()],
+            "describe_stderr": described.stderr.strip(),
+        }
+    brook = runs["brook"]
+    assert sorted(r.split("\t", 2)[2].replace("\t", ":") for r in brook["records"]) == sorted(lines)
+    assert brook["describe"][0][:6] == [
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+    ]
+    assert all(row[5] == "0" and row[3] == row[4] for row in brook["describe"][1:]), brook["describe"]
+    assert brook["describe_stderr"] == f"Consumer group '{group}' has no active members."
+    assert_same(brook, runs["kafka"], what="console consumer in a group, then kafka-consumer-groups")
+
+
 def _offsets(shell: ToolShell, bootstrap: str, topic: str, time_spec: str) -> dict[int, int]:
     result = shell.run(
         "kafka-get-offsets", ["--bootstrap-server", bootstrap, "--topic", topic, "--time", time_spec]
