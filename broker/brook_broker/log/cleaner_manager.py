@@ -3,8 +3,9 @@
 `log_cleaner.LogCleaner` asks `grab_filthiest_compacted_log` for the compacted log with the
 highest dirty ratio, cleans it in a worker thread and reports back with `done_cleaning`.
 `LogManager` (on the event loop) asks `is_cleaning` before retention, and `abort_cleaning`
-when it deletes a log. A `threading.Lock` guards this object's state; a log's own lock is
-held only while reading a consistent view of that log.
+when it deletes a log. A `threading.Lock` serialises the cleaner thread's changes (and its
+checkpoint writes); the event loop's calls take no lock. A log's own lock is held only
+while reading a consistent view of that log.
 
 Per log directory, ``cleaner-offset-checkpoint`` (Kafka's format, `checkpoint`) records
 each partition's *first dirty offset*: everything below it has been cleaned. The cleanable
@@ -261,19 +262,19 @@ class LogCleanerManager:
 
     # -- progress -----------------------------------------------------------------------
 
+    # The next three run on the event loop (or per batch): no lock, so they never wait for a
+    # checkpoint write. A single set operation is atomic under the GIL.
+
     def is_cleaning(self, tp: TopicPartition) -> bool:
-        with self._lock:
-            return tp in self._in_progress
+        return tp in self._in_progress
 
     def check_aborted(self, tp: TopicPartition) -> bool:
-        with self._lock:
-            return tp in self._aborted
+        return tp in self._aborted
 
     def abort_cleaning(self, tp: TopicPartition) -> None:
         """Ask a cleaning in progress to stop at its next check (it discards its work)."""
-        with self._lock:
-            if tp in self._in_progress:
-                self._aborted.add(tp)
+        if tp in self._in_progress:
+            self._aborted.add(tp)  # cleared by `done_cleaning`
 
     def done_cleaning(self, to_clean: LogToClean, end_offset: int | None) -> None:
         """Record the new first dirty offset (None: the cleaning was aborted) and release the log."""

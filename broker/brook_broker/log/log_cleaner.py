@@ -97,10 +97,14 @@ class LogCleaner:
                 end_offset, stats = self._cleaner.clean(to_clean, now)
             except LogCleaningAbortedError as exc:
                 logger.info("cleaning of %s stopped: %s", tp, exc)
-            except Exception:
-                # Kafka's uncleanable partitions: never retried until the broker restarts.
-                logger.exception("cleaning of %s failed; it will not be cleaned again until restart", tp)
-                self.manager.mark_partition_uncleanable(tp)
+            except Exception as exc:
+                if self._stopping or self.manager.check_aborted(tp):
+                    # E.g. the directory of a deleted log was renamed under the cleaner.
+                    logger.info("cleaning of %s stopped: %s", tp, exc)
+                else:
+                    # Kafka's uncleanable partitions: never retried until the broker restarts.
+                    logger.exception("cleaning of %s failed; it will not be cleaned again until restart", tp)
+                    self.manager.mark_partition_uncleanable(tp)
             finally:
                 self.manager.done_cleaning(to_clean, end_offset)
             if stats is not None:

@@ -227,20 +227,30 @@ def scan_records(batch: bytes | memoryview) -> tuple[bytes, list[RecordSpan]]:
     spans: list[RecordSpan] = []
     position, end = 0, len(data)
     for index in range(header.records_count):
+        # As in `_parse_record`, one-byte varints are decoded inline: calls dominate the cost.
         try:
             length, body = _read_varint(data, position, _VARINT_MAX_SHIFT)
             record_end = body + length
             if length < 0 or record_end > end:
                 raise CorruptRecordError(f"record {index} exceeds the batch")
-            timestamp_delta, cursor = _read_varint(data, body + 1, _VARLONG_MAX_SHIFT)
-            offset_delta, cursor = _read_varint(data, cursor, _VARINT_MAX_SHIFT)
+            byte = data[body + 1]
+            if byte < 0x80:
+                timestamp_delta, cursor = (byte >> 1) ^ -(byte & 1), body + 2
+            else:
+                timestamp_delta, cursor = _read_varint(data, body + 1, _VARLONG_MAX_SHIFT)
+            byte = data[cursor]
+            if byte < 0x80:
+                offset_delta, cursor = (byte >> 1) ^ -(byte & 1), cursor + 1
+            else:
+                offset_delta, cursor = _read_varint(data, cursor, _VARINT_MAX_SHIFT)
             key, cursor = _read_bytes(data, cursor, record_end)
-            value_length, cursor = _read_varint(data, cursor, _VARINT_MAX_SHIFT)
+            # A null value's length, -1, is the single zigzag byte 0x01.
+            has_value = data[cursor] != 0x01
         except IndexError:
             raise CorruptRecordError(f"record {index} is truncated") from None
-        if cursor > record_end:
+        if cursor >= record_end:
             raise CorruptRecordError(f"record {index} is longer than its length")
-        spans.append(RecordSpan(offset_delta, timestamp_delta, key, value_length >= 0, position, record_end))
+        spans.append(RecordSpan(offset_delta, timestamp_delta, key, has_value, position, record_end))
         position = record_end
     if position != end:
         raise CorruptRecordError(f"{end - position} bytes remain after the declared records")

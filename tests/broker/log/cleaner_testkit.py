@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from log_testkit import T0, TP, KeyValue, keyed_batch
@@ -14,6 +14,7 @@ from brook_broker.log.log_cleaner import CleanerConfig, LogCleaner
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.record_reader import Record
 from brook_broker.protocol.records import CompressionType
+from brook_broker.protocol.types import TopicPartition
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -65,3 +66,18 @@ def cycling_batches(count: int, *, keys: int, per_batch: int = 3, tag: str = "v"
 
 def config_with(log: UnifiedLog, **overrides: Any) -> None:
     log.update_config(dataclasses.replace(log.config, **overrides))
+
+
+def run_in_cleaning(cleaner: LogCleaner, action: Callable[[], None]) -> None:
+    """Make ``action`` happen while the cleaner copies its first batch (as another thread would)."""
+    check_done = cleaner._cleaner._check_done
+    done = False
+
+    def hook(tp: TopicPartition) -> None:
+        nonlocal done
+        if not done and cleaner._cleaner.offset_map.latest_offset >= 0:
+            done = True
+            action()
+        check_done(tp)
+
+    cleaner._cleaner._check_done = hook

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cleaner_testkit import DAY_MS, compact_config, cycling_batches, produce
+from cleaner_testkit import DAY_MS, compact_config, cycling_batches, produce, run_in_cleaning
 from log_testkit import T0, FakeClock, latest_per_key, read_records
 
 from brook_broker.config.log_config import LogConfig
@@ -146,3 +146,18 @@ def test_after_shutdown_the_cleaner_does_nothing(tmp_path: Path, clock: FakeCloc
     manager.cleaner.shutdown()
     assert manager.clean_logs() is None
     manager.shutdown()
+
+
+def test_deleting_a_log_stops_its_cleaning(tmp_path: Path, clock: FakeClock) -> None:
+    manager = log_manager(tmp_path, clock)
+    state = manager.get_or_create_log(STATE, topic_id=None)
+    produce(state, cycling_batches(40, keys=4))
+    state.roll()
+    assert manager.cleaner is not None
+    run_in_cleaning(manager.cleaner, lambda: manager.delete_log(STATE))
+    assert manager.clean_logs() is None
+    assert not manager.cleaner.is_cleaning(STATE)
+    assert STATE not in manager.cleaner.manager.uncleanable
+    clock.advance(60_000)
+    manager.delete_pending_files()
+    assert not any(tmp_path.glob("state-0*"))

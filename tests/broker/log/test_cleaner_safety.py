@@ -9,12 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cleaner_testkit import compact_config, config_with, cycling_batches, make_cleaner, produce
+from cleaner_testkit import (
+    compact_config,
+    config_with,
+    cycling_batches,
+    make_cleaner,
+    produce,
+    run_in_cleaning,
+)
 from log_testkit import TP, FakeClock, OpenLog, keyed_batch, latest_per_key, read_batch_headers, read_records
 
 from brook_broker.config.log_config import LogConfig
 from brook_broker.log import cleaner as cleaner_module
-from brook_broker.log.log_cleaner import LogCleaner
 from brook_broker.log.segment import CLEANED_SUFFIX, SWAP_SUFFIX
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.errors import OutOfOrderSequenceError
@@ -134,21 +140,6 @@ def test_a_crash_while_writing_the_cleaned_segment_rolls_back(
     assert leftovers(directory) == []
     assert read_records(reloaded) == read_records(log)  # rolled back to the original
     assert_consistent(reloaded, written)
-
-
-def run_in_cleaning(cleaner: LogCleaner, action: Callable[[], None]) -> None:
-    """Make ``action`` happen while the cleaner copies its first batch (as another thread would)."""
-    check_done = cleaner._cleaner._check_done
-    done = False
-
-    def hook(tp: TopicPartition) -> None:
-        nonlocal done
-        if not done and cleaner._cleaner.offset_map.latest_offset >= 0:
-            done = True
-            action()
-        check_done(tp)
-
-    cleaner._cleaner._check_done = hook
 
 
 @pytest.mark.parametrize("change", ["truncate", "delete_records", "retention", "delete_log"])
