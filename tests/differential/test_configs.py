@@ -164,7 +164,11 @@ def incremental_alter_topic(t: Target) -> Observation:
     for label, ops in steps:
         result = admin.incremental_alter(t, TOPIC_RESOURCE, name, ops)
         expected_keys = {n for n, op, _ in ops if op != DELETE}
-        overrides = wait_for(lambda: _overrides(t, name), lambda o, keys=expected_keys: keys <= o.keys())
+
+        def applied(overrides: Observation, keys: set[str] = expected_keys) -> bool:
+            return bool(keys <= overrides.keys())
+
+        overrides = wait_for(lambda: _overrides(t, name), applied)
         seen[label] = {"result": _alter_result(t, result), "overrides": overrides}
     return seen
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
@@ -72,9 +73,18 @@ def _stderr_summary(stderr: str) -> list[str]:
     ]
 
 
-def transcript(shell: ToolShell, broker: Broker, steps: Sequence[Step]) -> list[dict[str, object]]:
+class Entry(TypedDict):
+    """One command of a transcript, normalised."""
+
+    command: str
+    exit: int
+    stdout: list[str]
+    stderr: list[str]
+
+
+def transcript(shell: ToolShell, broker: Broker, steps: Sequence[Step]) -> list[Entry]:
     """Run the steps (tool, args with ``{b}`` for the bootstrap address, optional stdin) in order."""
-    out: list[dict[str, object]] = []
+    out: list[Entry] = []
     for step in steps:
         tool, args = step[0], [a.replace("{b}", broker.bootstrap) for a in step[1]]
         stdin = step[2] if len(step) == 3 else None
@@ -98,13 +108,11 @@ def assert_same(brook: object, kafka: object, *, what: str) -> None:
         pytest.fail(f"{what}: Brook's output differs from Kafka's\n{diff}", pytrace=False)
 
 
-def _edit_stdout(
-    entries: list[dict[str, object]], edit: Callable[[str], str | None]
-) -> list[dict[str, object]]:
+def _edit_stdout(entries: list[Entry], edit: Callable[[str], str | None]) -> list[Entry]:
     """Apply ``edit`` to every stdout line (None drops the line)."""
-    edited = []
+    edited: list[Entry] = []
     for entry in entries:
-        lines = [edit(line) for line in entry["stdout"]]  # type: ignore[attr-defined]
+        lines = [edit(line) for line in entry["stdout"]]
         edited.append({**entry, "stdout": [line for line in lines if line is not None]})
     return edited
 
@@ -233,9 +241,9 @@ def test_console_producer_and_consumer(
     brook = printed["brook"]
     records = [line.split("\t") for line in brook[: len(lines)]]
     assert sorted(f"{key}:{value}" for _, _, key, value in records) == sorted(lines)
-    for partition in ("0", "1"):
-        offsets = [int(o.removeprefix("Offset:")) for p, o, _, _ in records if p == f"Partition:{partition}"]
-        assert offsets == list(range(len(offsets))), f"partition {partition} offsets"
+    for label in ("Partition:0", "Partition:1"):
+        offsets = [int(o.removeprefix("Offset:")) for p, o, _, _ in records if p == label]
+        assert offsets == list(range(len(offsets))), f"{label} offsets"
     assert_same(brook, printed["kafka"], what="console consumer output")
 
 
@@ -245,7 +253,7 @@ def test_console_consumer_in_a_group(tool_shell: ToolShell, brokers: list[Broker
     committed offsets, no lag and no active member."""
     t, group = unique_topic, f"{unique_topic}-group"
     lines = [f"key-{i % 3}:value-{i}" for i in range(9)]
-    runs = {}
+    runs: dict[str, dict[str, Any]] = {}
     for broker in brokers:
         bootstrap = broker.bootstrap
         created = tool_shell.run(
