@@ -317,7 +317,9 @@ class Cleaner:
                 is_last = position + header.size >= view.size
                 last_of_producer = is_last_batch_of_producer(header, last_records)
                 retain_empty = last_of_producer or (keep_last_batch and is_last)
-                if header.is_control:
+                if header.is_control or header.base_offset > self.offset_map.latest_offset:
+                    # Markers stay; batches past the map (the cleanable range) are not this
+                    # pass's to change, not even to give their tombstones a delete horizon.
                     result = FilteredBatch(data, header.records_count, header.records_count)
                 else:
                     result = filter_batch(

@@ -265,3 +265,19 @@ def test_a_partly_cleaned_batch_keeps_every_header_field(open_log: OpenLog, cloc
     assert [getattr(cleaned, f) for f in unchanged] == [getattr(original, f) for f in unchanged]
     assert cleaned.max_timestamp == T0 + 2  # the kept records' newest timestamp
     assert [(r.offset, r.key) for r in read_records(log)] == [(0, b"a"), (2, b"c"), (3, b"b")]
+
+
+def test_batches_past_the_cleanable_range_are_copied_untouched(open_log: OpenLog, clock: FakeClock) -> None:
+    log = open_log(compact_config(segment_bytes=1 << 20))
+    produce(log, [[(b"a", b"1")], [(b"a", b"2")]])
+    log.roll()
+    produce(log, [[(b"a", None)], [(b"b", None)]])
+    log.roll()
+    log.update_high_watermark(3)  # b's tombstone is not committed yet
+    before = read_batch_headers(log)
+    assert make_cleaner(log, clock).clean_one() is not None
+    after = read_batch_headers(log)
+    assert [h.base_offset for h in after] == [2, 3]
+    assert after[0].attributes & DELETE_HORIZON_FLAG  # a's tombstone was cleaned
+    # Nothing changes at or above the high watermark, not even a delete horizon.
+    assert after[1] == before[3]
