@@ -30,6 +30,7 @@ from brook_broker.coordinator.group.common import GroupConfig
 from brook_broker.coordinator.group.coordinator import GroupCoordinator
 from brook_broker.coordinator.producer_id_manager import ProducerIdManager
 from brook_broker.log import checkpoint
+from brook_broker.log.log_cleaner import CleanerConfig
 from brook_broker.log.manager import LogManager
 from brook_broker.metadata.controller import QuorumController
 from brook_broker.metadata.image import MetadataDelta, MetadataImage
@@ -80,7 +81,18 @@ class BrokerServer:
     def _build(self) -> BrokerServices:
         config = self.config
         metadata_dir = Path(config.metadata_log_dir) if config.metadata_log_dir else config.log_dirs[0]
-        log_manager = LogManager(config.log_dirs, node_id=config.node_id, cluster_id=_cluster_id(config))
+        log_manager = LogManager(
+            config.log_dirs,
+            node_id=config.node_id,
+            cluster_id=_cluster_id(config),
+            cleaner_config=CleanerConfig(
+                enable_cleaner=config.log_cleaner_enable,
+                dedupe_buffer_size=config.log_cleaner_dedupe_buffer_size,
+                dedupe_buffer_load_factor=config.log_cleaner_io_buffer_load_factor,
+                max_io_bytes_per_second=config.log_cleaner_io_max_bytes_per_second,
+                backoff_ms=config.log_cleaner_backoff_ms,
+            ),
+        )
         clean = log_manager.had_clean_shutdown
         image = MetadataImage()
         metadata_log = MetadataLog.open(metadata_dir, clean_shutdown=clean)
@@ -179,6 +191,8 @@ class BrokerServer:
         self._schedule("flush", self.config.log_flush_scheduler_interval_ms / 1000, self._flush)
         self._schedule("checkpoint", CHECKPOINT_INTERVAL_S, self._checkpoint)
         self._schedule("file deletion", 1.0, self._delete_files)
+        if services.log_manager.cleaner is not None:
+            self._tasks.append(loop.create_task(self._log_cleaner(), name="log cleaner"))
         addresses = ", ".join(
             f"{name}://{self._host_of(name)}:{port}" for name, port in self.bound_ports.items()
         )
@@ -229,6 +243,21 @@ class BrokerServer:
     async def _delete_files(self) -> None:
         assert self.services is not None
         self.services.log_manager.delete_pending_files(_now_ms())
+
+    async def _log_cleaner(self) -> None:
+        """Compact one log per pass, in a worker thread; back off when nothing is dirty enough."""
+        assert self.services is not None
+        log_manager = self.services.log_manager
+        assert log_manager.cleaner is not None
+        backoff_s = log_manager.cleaner.config.backoff_ms / 1000
+        while True:
+            try:
+                stats = await asyncio.to_thread(log_manager.clean_logs, _now_ms())
+            except Exception:
+                logger.exception("log cleaner pass failed; it will run again")
+                stats = None
+            if stats is None:
+                await asyncio.sleep(backoff_s)
 
     # --- shutdown -------------------------------------------------------------------
 
