@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+
 import pytest
 from coordinator_testkit import ShardHarness
 from hypothesis import given
@@ -67,8 +70,6 @@ def test_a_commit_with_an_expire_timestamp_is_written_as_version_1() -> None:
 
 
 def dataclass_replace(value: OffsetCommitValue, **changes: int) -> OffsetCommitValue:
-    import dataclasses
-
     return dataclasses.replace(value, **changes)
 
 
@@ -198,3 +199,22 @@ def test_loaded_members_get_a_session_to_come_back_in() -> None:
     fresh.advance(11_000)
     group = fresh.shard.groups.get("g")
     assert isinstance(group, ClassicGroup) and not group.members, "expired: nobody came back"
+
+
+def test_offset_commit_v4_carries_the_topic_id_as_tagged_field_0() -> None:
+    # The bytes Kafka 4.3 wrote for offset 1 of a topic (read from its __consumer_offsets).
+    kafka = bytes.fromhex(
+        "00040000000000000001ffffffff01000001a203669fe00100108de7addb85f54662a91f5109f771d376"
+    )
+    value = decode_value(OffsetCommitKey("g", "t", 0), kafka)
+    assert value == OffsetCommitValue(
+        offset=1,
+        metadata="",
+        commit_timestamp=0x1A203669FE0,
+        leader_epoch=-1,
+        topic_id=uuid.UUID("8de7addb-85f5-4662-a91f-5109f771d376"),
+    )
+    assert encode_value(value, version=4) == kafka
+    # Brook writes Kafka 4.0's version 3, which has no place for the topic id.
+    assert isinstance(value, OffsetCommitValue)
+    assert encode_value(value) == encode_value(dataclasses.replace(value, topic_id=None), version=3)

@@ -8,11 +8,13 @@ the schema version of that type (Kafka's ``group-coordinator/.../common/message/
     key 2     GroupMetadataKey   group                       value GroupMetadataValue 0-4
     key 3+    KIP-848 / share / streams group records        (decoded as `UnknownKey`)
 
-Kafka writes OffsetCommitKey version 1 with OffsetCommitValue version 3 (version 1 when the
-commit carries an expire timestamp) and GroupMetadataValue version 3; version 4 of both
-values is the first flexible version (compact strings, tagged fields), read but not written,
-as Kafka does. Unknown keys decode to `UnknownKey` so a loader can skip record types it does
-not know yet (the KIP-848 records land here until the consumer-group code reads them).
+Brook writes what Kafka 4.0 (the ``metadata.version`` Brook advertises) writes: OffsetCommitKey
+version 1 with OffsetCommitValue version 3 (version 1 when the commit carries an expire
+timestamp) and GroupMetadataValue version 3. Version 4 of both values is the first flexible
+version (compact strings, tagged fields); Kafka 4.1+ writes OffsetCommitValue v4 with the
+topic id as tagged field 0, which is read (and written back byte for byte) here. Unknown
+keys decode to `UnknownKey` so a loader can skip record types it does not know yet (the
+KIP-848 records land here until the consumer-group code reads them).
 
 Used by the shard (to build records), the loader (to replay them) and tests (against bytes
 written by Apache Kafka). Pure: no I/O.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import uuid
 from typing import TypeAlias
 
 from brook_broker.protocol.errors import CorruptRecordError
@@ -34,6 +37,8 @@ OFFSET_COMMIT_VALUE_EXPIRING_VERSION = 1
 GROUP_METADATA_VALUE_VERSION = 3
 _MAX_VALUE_VERSION = 4
 _FIRST_FLEXIBLE_VERSION = 4
+#: OffsetCommitValue v4's tagged field holding the topic id.
+_TOPIC_ID_TAG = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +72,8 @@ class OffsetCommitValue:
     leader_epoch: int = -1
     #: Only in version 1: the commit's own expiry (OffsetCommit v2-v4 ``retention_time_ms``).
     expire_timestamp: int = -1
+    #: Tagged field 0 of version 4 (Kafka 4.1+): the id of the committed topic.
+    topic_id: uuid.UUID | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,9 +159,15 @@ class _Writer:
         else:
             self.int32(size)
 
-    def tagged_fields(self) -> None:
-        if self.flexible:
-            self.uvarint(0)  # Brook writes no tagged fields
+    def tagged_fields(self, fields: dict[int, bytes] | None = None) -> None:
+        if not self.flexible:
+            return
+        fields = fields or {}
+        self.uvarint(len(fields))
+        for tag in sorted(fields):
+            self.uvarint(tag)
+            self.uvarint(len(fields[tag]))
+            self.parts.append(fields[tag])
 
     def getvalue(self) -> bytes:
         return b"".join(self.parts)
@@ -205,7 +218,8 @@ def _write_offset_commit(writer: _Writer, value: OffsetCommitValue, version: int
     writer.int64(value.commit_timestamp)
     if version == 1:
         writer.int64(value.expire_timestamp)
-    writer.tagged_fields()
+    has_topic_id = value.topic_id is not None and value.topic_id.int != 0
+    writer.tagged_fields({_TOPIC_ID_TAG: value.topic_id.bytes} if has_topic_id and value.topic_id else None)
 
 
 def _write_group_metadata(writer: _Writer, value: GroupMetadataValue, version: int) -> None:
@@ -296,12 +310,15 @@ class _Reader:
         size = self.uvarint() - 1 if self.flexible else self.int32()
         return max(size, 0)
 
-    def skip_tagged_fields(self) -> None:
+    def tagged_fields(self) -> dict[int, bytes]:
+        """The tagged fields at this point (empty for non-flexible versions)."""
         if not self.flexible:
-            return
+            return {}
+        fields = {}
         for _ in range(self.uvarint()):
-            self.uvarint()  # tag
-            self._take(self.uvarint())
+            tag = self.uvarint()
+            fields[tag] = self._take(self.uvarint())
+        return fields
 
 
 def decode_key(data: bytes) -> RecordKey:
@@ -334,13 +351,16 @@ def _decode_offset_commit(reader: _Reader, version: int) -> OffsetCommitValue:
     metadata = reader.string()
     commit_timestamp = reader.int64()
     expire_timestamp = reader.int64() if version == 1 else -1
-    reader.skip_tagged_fields()
+    topic_id = reader.tagged_fields().get(_TOPIC_ID_TAG)
+    if topic_id is not None and len(topic_id) != 16:
+        raise CorruptRecordError("OffsetCommitValue has a topic id that is not 16 bytes")
     return OffsetCommitValue(
         offset=offset,
         metadata=metadata,
         commit_timestamp=commit_timestamp,
         leader_epoch=leader_epoch,
         expire_timestamp=expire_timestamp,
+        topic_id=None if topic_id is None else uuid.UUID(bytes=topic_id),
     )
 
 
@@ -360,7 +380,7 @@ def _decode_group_metadata(reader: _Reader, version: int) -> GroupMetadataValue:
         session_timeout = reader.int32()
         subscription = reader.bytes_()
         assignment = reader.bytes_()
-        reader.skip_tagged_fields()
+        reader.tagged_fields()
         members.append(
             MemberMetadata(
                 member_id=member_id,
@@ -373,7 +393,7 @@ def _decode_group_metadata(reader: _Reader, version: int) -> GroupMetadataValue:
                 group_instance_id=group_instance_id,
             )
         )
-    reader.skip_tagged_fields()
+    reader.tagged_fields()
     return GroupMetadataValue(
         protocol_type=protocol_type,
         generation=generation,

@@ -1,0 +1,201 @@
+"""One consumer-group member in its own process, for integration tests of the group coordinator.
+
+``python -m harness.group_member --client confluent|aiokafka|kafka-python ...`` subscribes to a
+topic in a group and prints one JSON line per event on stdout:
+
+    {"event": "assigned", "partitions": [0, 3]}        the member's whole assignment after a rebalance
+    {"event": "record", "partition": 0, "offset": 7, "value": "..."}
+    {"event": "closed"}
+
+Each record is committed (synchronously, offset + 1) *before* its line is printed, so the
+printed records are exactly the committed ones. SIGTERM (or ``--max-records``) closes the
+consumer cleanly — a dynamic member sends LeaveGroup; SIGKILL is a crash. Driven by
+`harness.group_clients.GroupMember`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+_stopping = False
+
+
+def _emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _stopping  # noqa: PLW0603 - the signal handler's only way to reach the poll loop
+    _stopping = True
+
+
+def _done(args: argparse.Namespace, count: int) -> bool:
+    return _stopping or (args.max_records is not None and count >= args.max_records)
+
+
+def run_confluent(args: argparse.Namespace) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    config = {
+        "bootstrap.servers": args.bootstrap,
+        "group.id": args.group,
+        "group.protocol": "classic",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": args.session_ms,
+        "heartbeat.interval.ms": min(1000, args.session_ms // 3),
+        "partition.assignment.strategy": args.assignor,
+        "client.id": args.client_id,
+    }
+    if args.instance_id:
+        config["group.instance.id"] = args.instance_id
+    consumer = Consumer(config)
+    owned: set[int] = set()
+    cooperative = args.assignor == "cooperative-sticky"
+
+    def on_assign(c: Any, partitions: list[Any]) -> None:
+        if cooperative:  # incremental: only the partitions added by this rebalance
+            owned.update(p.partition for p in partitions)
+            c.incremental_assign(partitions)
+        else:
+            owned.clear()
+            owned.update(p.partition for p in partitions)
+            c.assign(partitions)
+        _emit("assigned", partitions=sorted(owned))
+
+    def on_revoke(c: Any, partitions: list[Any]) -> None:
+        if cooperative:
+            owned.difference_update(p.partition for p in partitions)
+            c.incremental_unassign(partitions)
+        else:
+            owned.clear()
+            c.unassign()
+        _emit("assigned", partitions=sorted(owned))
+
+    consumer.subscribe([args.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+    count = 0
+    while not _done(args, count):
+        message = consumer.poll(0.2)
+        if message is None or message.error() is not None:
+            continue
+        consumer.commit(
+            offsets=[TopicPartition(args.topic, message.partition(), message.offset() + 1)],
+            asynchronous=False,
+        )
+        _emit(
+            "record", partition=message.partition(), offset=message.offset(), value=message.value().decode()
+        )
+        count += 1
+    consumer.close()
+
+
+def run_kafka_python(args: argparse.Namespace) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.consumer.subscription_state import ConsumerRebalanceListener
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=args.session_ms,
+        heartbeat_interval_ms=min(1000, args.session_ms // 3),
+        client_id=args.client_id,
+        group_instance_id=args.instance_id,
+    )
+
+    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            _emit("assigned", partitions=[])
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            _emit("assigned", partitions=sorted(tp.partition for tp in assigned))
+
+    consumer.subscribe([args.topic], listener=Listener())
+    count = 0
+    while not _done(args, count):
+        for tp, records in consumer.poll(timeout_ms=200).items():
+            for record in records:
+                consumer.commit(
+                    {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(record.offset + 1, "", -1)}
+                )
+                _emit("record", partition=tp.partition, offset=record.offset, value=record.value.decode())
+                count += 1
+                if _done(args, count):
+                    break
+            if _done(args, count):
+                break
+    consumer.close()
+
+
+async def run_aiokafka(args: argparse.Namespace) -> None:
+    from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=args.session_ms,
+        heartbeat_interval_ms=min(1000, args.session_ms // 3),
+        client_id=args.client_id,
+        group_instance_id=args.instance_id,
+    )
+
+    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+        async def on_partitions_revoked(self, revoked: Any) -> None:
+            _emit("assigned", partitions=[])
+
+        async def on_partitions_assigned(self, assigned: Any) -> None:
+            _emit("assigned", partitions=sorted(tp.partition for tp in assigned))
+
+    await consumer.start()
+    consumer.subscribe([args.topic], listener=Listener())
+    count = 0
+    try:
+        while not _done(args, count):
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, records in batches.items():
+                for record in records:
+                    await consumer.commit({TopicPartition(tp.topic, tp.partition): record.offset + 1})
+                    _emit("record", partition=tp.partition, offset=record.offset, value=record.value.decode())
+                    count += 1
+                    if _done(args, count):
+                        break
+                if _done(args, count):
+                    break
+    finally:
+        await consumer.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--client", choices=["confluent", "aiokafka", "kafka-python"], required=True)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--client-id", default="member")
+    parser.add_argument("--instance-id")
+    parser.add_argument("--assignor", default="range")
+    parser.add_argument("--session-ms", type=int, default=10_000)
+    parser.add_argument("--max-records", type=int)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if args.client == "confluent":
+        run_confluent(args)
+    elif args.client == "kafka-python":
+        run_kafka_python(args)
+    else:
+        asyncio.run(run_aiokafka(args))
+    _emit("closed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
