@@ -5,7 +5,7 @@
 * ``namespace`` (function): a new namespace, deleted (and waited for) after the test.
 
 Every test under ``e2e/`` is put in one xdist group so that, under ``pytest -n 2 --dist loadgroup``,
-a single worker starts a single control plane (two would not fit beside the broker tests on 2 cores).
+a single worker starts a single control plane (see the hook below for why that does not happen yet).
 Environment knobs: ``BROOK_E2E_KEEP=1`` keeps the work dir (logs, etcd data, kubeconfig) even after a
 clean run (it is always kept when a test failed); ``BROOK_E2E_NODES`` sets the number of fake nodes.
 """
@@ -34,11 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs the e2e Kubernetes control plane (make e2e-infra)")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    # A wrapper runs before every plain implementation, including the one in which xdist's worker
+    # turns xdist_group marks into "@group" node-id suffixes. Known problem: with pytest >= 9.2 and
+    # xdist 3.8 that suffix is lost for every group in the project (pytest-dev/pytest-xdist#1386), so
+    # until xdist is fixed each worker starts its own control plane (correct, just slower).
     for item in items:
         if E2E_DIR in item.path.parents:
             item.add_marker(pytest.mark.xdist_group(XDIST_GROUP))
+    return (yield)
 
 
 @pytest.fixture(scope="session")

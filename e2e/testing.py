@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from e2e import tools
-from e2e.cluster import READY_ANNOTATION, ControlPlane
+from e2e.cluster import READY_ANNOTATION, ControlPlane, node_schedulable
 from e2e.kubeapi import ApiError, JsonObject, KubeApi, is_condition_true, wait_for
+from e2e.pki import kubeconfig, write_kubeconfig
 
 T = TypeVar("T")
 
@@ -189,25 +190,18 @@ class KubeCluster:
                 "spec": {"expirationSeconds": seconds},
             },
         )
-        token = answer["status"]["token"]
-        config = json.loads(self.kubeconfig.read_text(encoding="utf-8"))
-        config["users"] = [{"name": f"{namespace}-{name}", "user": {"token": token}}]
-        config["contexts"][0]["context"] = {
-            "cluster": "brook-e2e",
-            "user": f"{namespace}-{name}",
-            "namespace": namespace,
-        }
-        path = self.work_dir / "kubeconfigs" / f"{namespace}-{name}.json"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        path.chmod(0o600)
-        return path
+        config = kubeconfig(
+            server=self.server,
+            ca_file=self.ca_file,
+            user=f"{namespace}-{name}",
+            token=answer["status"]["token"],
+            namespace=namespace,
+        )
+        return write_kubeconfig(self.work_dir / "kubeconfigs" / f"{namespace}-{name}.json", config)
 
     def add_node(self, name: str, *, zone: str = "zone-a", labels: Mapping[str, str] | None = None) -> None:
         """Another fake node; returns when it is Ready and untainted."""
         self.plane.add_node(name, zone=zone, labels=labels)
-        from e2e.cluster import node_schedulable
-
         wait_for(
             lambda: node_schedulable(self.api.get(f"/api/v1/nodes/{name}")),
             timeout=60,
