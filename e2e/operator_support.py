@@ -100,11 +100,20 @@ def running_operator(
     overrides: Mapping[str, str],
     env: Mapping[str, str] | None = None,
 ) -> Iterator[OperatorProcess]:
+    """The operator for one scenario; the namespace is deleted while it still runs.
+
+    Brook objects carry the operator's finalizer, so deleting their namespace needs the operator (as
+    in production: delete Brook resources before uninstalling it).
+    """
     process = OperatorProcess(cluster, namespace=namespace, overrides=overrides, env=env).start()
     try:
         yield process
     finally:
-        process.stop()
+        try:
+            if cluster.api.exists(f"/api/v1/namespaces/{namespace}"):
+                cluster.delete_namespace(namespace, timeout=90)
+        finally:
+            process.stop()
 
 
 def cr_path(namespace: str, plural: str, name: str = "") -> str:

@@ -120,6 +120,10 @@ def test_install_and_run_with_the_charts_rbac(
                 k8s_cluster, operator, namespace=namespace, plural="kafkaclusters", name="demo", timeout=90
             )
             assert "Forbidden" not in operator.log()
+            # Deleting needs the operator (its finalizer) and the chart's RBAC must allow it.
+            k8s_cluster.kubectl(
+                "delete", "kafkacluster/demo", f"--namespace={namespace}", "--wait=true", timeout=60
+            )
         finally:
             operator.stop()
     finally:

@@ -202,6 +202,7 @@ def test_operator_restarted_mid_reconcile_converges(k8s_cluster: KubeCluster, na
         assert body["status"]["observedGeneration"] == 2
         config = k8s_cluster.api.get(f"/api/v1/namespaces/{namespace}/configmaps/demo-config")["data"]
         assert "log.retention.ms=1000" in config["server.properties"]
+        k8s_cluster.delete_namespace(namespace, timeout=90)
     finally:
         operator.stop()
 

@@ -11,18 +11,17 @@ Wiring (why each decorator exists):
 - Topic deletion goes through a finalizer, only on managed Topics: annotating a Topic
   `brook.dev/managed: "false"` makes kopf drop the finalizer, and the Topic can go without touching Kafka.
 
-kopf's own state (handler progress, last-handled spec) lives in `brook.dev/*` annotations, never in
+kopf's own state (handler progress, last-handled spec) lives in `kopf.brook.dev/*` annotations, never in
 status (the CRD schemas prune unknown status fields), and its finalizer is `brook.dev/finalizer`.
 
-Only managed Topics carry that finalizer. kopf would also put it on every object with a timer (to stop
-the timer before the object goes), which would leave KafkaClusters and ConsumerGroups — and their
-namespaces — undeletable once the operator is uninstalled; `_timers_need_no_finalizer()` turns that
-off, and each timer checks that its object still exists before acting.
+Managed Topics carry that finalizer (to delete the Kafka topic), and kopf puts it on KafkaClusters and
+ConsumerGroups too (to stop their timers before they go). A namespace being deleted never waits for
+it: `namespace_terminating` releases the finalizers there (see `reconcilers.namespaces` for why kopf
+alone would not).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -31,17 +30,20 @@ import kopf
 import pydantic
 
 from brook_operator import admin, settings
-from brook_operator.api.common import API_VERSION, GROUP, MANAGED_ANNOTATION, VERSION
+from brook_operator.api.common import GROUP, MANAGED_ANNOTATION, VERSION
 from brook_operator.api.consumergroup import ConsumerGroupStatus
 from brook_operator.api.kafkacluster import KafkaClusterStatus
 from brook_operator.api.topic import TopicSpec, TopicStatus
 from brook_operator.model import naming
-from brook_operator.reconcilers import cluster, common, groups, topics
+from brook_operator.reconcilers import cluster, common, groups, namespaces, topics
 from brook_operator.reconcilers.conditions import Reason
 from brook_operator.resources import applier
 
 SETTINGS = settings.from_env()
 FINALIZER = f"{GROUP}/finalizer"
+#: kopf's own annotations. Not `brook.dev/`: kopf leaves annotations with its prefix out of the spec diff,
+#: and a change of `brook.dev/managed` must count as a change.
+KOPF_PREFIX = f"kopf.{GROUP}"
 #: Seconds between retries of a resource that is on its way (see `_in_progress`).
 RETRY_SECONDS = 5.0
 
@@ -60,8 +62,8 @@ def _applier() -> applier.Applier:
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Where kopf keeps its state, and which of its messages become Kubernetes Events."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
     # Reconcilers post their own Events; kopf's are limited to handler failures.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -108,17 +110,6 @@ def _managed_in_progress(
     return _managed(annotations) and _in_progress(status, meta)
 
 
-async def _still_there(body: kopf.Body) -> bool:
-    """Whether the object a timer fires for still exists and is not being deleted (see the module doc)."""
-    meta = body.metadata
-    current = await _applier().get(
-        api_version=API_VERSION, kind=body["kind"], namespace=meta["namespace"], name=meta["name"]
-    )
-    if current is None or current["metadata"].get("uid") != meta["uid"]:
-        return False
-    return not current["metadata"].get("deletionTimestamp")
-
-
 def _write(patch: kopf.Patch, status: pydantic.BaseModel) -> None:
     patch.status.update(status.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -159,8 +150,6 @@ async def kafkacluster_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> 
 )
 async def kafkacluster_progress(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Follow brokers starting or rolling (runs only while the cluster is on its way)."""
-    if not await _still_there(body):
-        return
     await _reconcile_cluster(body, patch)
 
 
@@ -169,8 +158,6 @@ async def kafkacluster_progress(body: kopf.Body, patch: kopf.Patch, **_: Any) ->
 )
 async def kafkacluster_resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Re-apply (reverting drift) and refresh status."""
-    if not await _still_there(body):
-        return
     await _reconcile_cluster(body, patch)
 
 
@@ -233,8 +220,6 @@ async def topic_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 )
 async def topic_retry(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Retry a topic that is not Ready yet (Kafka unreachable, cluster missing)."""
-    if not await _still_there(body):
-        return
     await _reconcile_topic(body, patch, resync=False)
 
 
@@ -248,8 +233,6 @@ async def topic_retry(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 )
 async def topic_resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Detect and revert out-of-band changes to the topic."""
-    if not await _still_there(body):
-        return
     await _reconcile_topic(body, patch, resync=True)
 
 
@@ -341,15 +324,23 @@ async def consumergroup_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) ->
 @kopf.timer(GROUP, VERSION, "consumergroups", interval=SETTINGS.group_refresh_seconds, when=_managed)
 async def consumergroup_refresh(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Refresh state and lag; run an offset reset that waited for the group to become Empty."""
-    if not await _still_there(body):
-        return
     await _reconcile_group(body, patch)
 
 
-def _timers_need_no_finalizer(registry: kopf.OperatorRegistry) -> None:
-    """Drop the finalizer kopf requires for every object with a timer (why: see the module doc)."""
-    spawning = registry._spawning  # kopf has no public switch; tests/operator/test_handlers.py guards this
-    spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) for h in spawning._handlers]
+# --- Namespaces -----------------------------------------------------------------------------------
 
 
-_timers_need_no_finalizer(kopf.get_default_registry())
+def _terminating(body: kopf.Body, **_: Any) -> bool:
+    name = body.metadata.get("name")
+    watched = not SETTINGS.namespaces or name in SETTINGS.namespaces
+    return watched and bool(body.metadata.get("deletionTimestamp"))
+
+
+@kopf.on.event("", "v1", "namespaces", when=_terminating)
+async def namespace_terminating(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+    """Release Brook finalizers in a namespace that is being deleted."""
+    released = await namespaces.release(
+        kube=_applier(), settings=SETTINGS, namespace=body.metadata["name"], finalizer=FINALIZER
+    )
+    if released:
+        logger.info(f"namespace is being deleted; finalizers released: {', '.join(released)}")

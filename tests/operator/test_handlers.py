@@ -14,14 +14,21 @@ def _registry() -> Any:
     return kopf.get_default_registry()
 
 
-def test_only_the_topic_deletion_handler_needs_a_finalizer() -> None:
-    """kopf would put a finalizer on every object with a timer; the operator turns that off."""
+def test_finalizers_come_from_topic_deletion_and_timers_only() -> None:
     registry = _registry()
     spawning = registry._spawning.get_all_handlers()
     assert {h.id for h in spawning} >= {"kafkacluster_resync", "topic_resync", "consumergroup_refresh"}
-    assert all(not h.requires_finalizer for h in spawning)
     needing = {h.id for h in registry._changing.get_all_handlers() if h.requires_finalizer}
     assert needing == {"topic_deleted"}
+
+
+def test_terminating_namespaces_are_watched() -> None:
+    watching = {h.id for h in _registry()._watching.get_all_handlers()}
+    assert "namespace_terminating" in watching
+    assert handlers._terminating(
+        kopf.Body({"metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"}})
+    )
+    assert not handlers._terminating(kopf.Body({"metadata": {"name": "x"}}))
 
 
 def _status(*conditions: tuple[str, str], generation: int = 1) -> dict[str, Any]:

@@ -114,6 +114,52 @@ class Applier:
         found = self._resource(api_version, kind).get(namespace=namespace, label_selector=label_selector)
         return [item.to_dict() for item in found.items]
 
+    def _remove_finalizer(
+        self, *, api_version: str, kind: str, namespace: str, name: str, finalizer: str
+    ) -> bool:
+        resource = self._resource(api_version, kind)
+        try:
+            current = resource.get(name=name, namespace=namespace).to_dict()
+        except dynamic_errors.NotFoundError:
+            return False
+        finalizers = current["metadata"].get("finalizers") or []
+        if finalizer not in finalizers:
+            return False
+        # resourceVersion makes the merge patch conditional: another writer's finalizers are never lost.
+        patch = {
+            "metadata": {
+                "finalizers": [f for f in finalizers if f != finalizer],
+                "resourceVersion": current["metadata"]["resourceVersion"],
+            }
+        }
+        try:
+            resource.patch(
+                body=patch, name=name, namespace=namespace, content_type="application/merge-patch+json"
+            )
+        except dynamic_errors.NotFoundError:
+            return False
+        except dynamic_errors.ConflictError:
+            return self._remove_finalizer(
+                api_version=api_version, kind=kind, namespace=namespace, name=name, finalizer=finalizer
+            )
+        return True
+
+    async def remove_finalizer(
+        self, *, api_version: str, kind: str, namespace: str, name: str, finalizer: str
+    ) -> bool:
+        """Remove one finalizer from an object; False if it was not there (or the object is gone)."""
+        try:
+            return await asyncio.to_thread(
+                self._remove_finalizer,
+                api_version=api_version,
+                kind=kind,
+                namespace=namespace,
+                name=name,
+                finalizer=finalizer,
+            )
+        except dynamic_errors.DynamicApiError as error:
+            raise ApiError(f"removing finalizer from {kind} {namespace}/{name}: {_message(error)}") from error
+
     async def apply(self, desired: dict[str, Any]) -> ApplyResult:
         """Server-side apply one object: Created, Patched or Noop."""
         return await asyncio.to_thread(self._apply, desired)
