@@ -20,10 +20,14 @@ from kio.static.primitive import i32, i64
 
 from brook_broker.apis.context import RequestContext
 from brook_broker.apis.registry import CloseConnection, api
+from brook_broker.metadata import topic_names
 from brook_broker.protocol import codec
 from brook_broker.protocol.errors import ErrorCode
 from brook_broker.protocol.types import TopicPartition
 from brook_broker.replication.replica_manager import ProduceResult
+
+#: Kafka lets its admin client (and nobody else) append to internal topics.
+ADMIN_CLIENT_ID = "__admin_client"
 
 
 def _partition_response(index: int, result: ProduceResult) -> PartitionProduceResponse:
@@ -55,6 +59,10 @@ async def handle_produce(context: RequestContext, request: Any) -> ProduceRespon
                     ErrorCode.transactional_id_authorization_failed,
                     error_message="Brook does not support transactions yet",
                 )
+            elif topic_names.is_internal(topic.name) and context.header.client_id != ADMIN_CLIENT_ID:
+                # Only coordinators write __consumer_offsets; a client's records there could
+                # corrupt group state (Kafka: "Cannot append to internal topic", no message).
+                failed[tp] = ProduceResult(ErrorCode.invalid_topic_exception)
             else:
                 entries[tp] = data.records or b""
     results: dict[TopicPartition, ProduceResult] = dict(failed)
