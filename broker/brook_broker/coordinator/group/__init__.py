@@ -1,6 +1,7 @@
 """The group coordinator: consumer groups and their committed offsets, in ``__consumer_offsets``.
 
-Entry point: `coordinator.GroupCoordinator` (the service the `apis/` handlers call). Below it:
+Entry point: `coordinator.GroupCoordinator` (the service the `apis/` handlers call), built on
+`runtime.CoordinatorRuntime` (loading, the write path, timers). Below them:
 
 - ``shard``: the groups and offsets of one offsets-topic partition; ``loader`` replays a
   partition's log into a shard; ``timer`` runs the shards' timers on the event loop;
