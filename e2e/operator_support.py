@@ -46,8 +46,10 @@ class OperatorProcess:
         namespace: str,
         overrides: Mapping[str, str],
         env: Mapping[str, str] | None = None,
+        peering: str | None = None,
     ) -> None:
         self.cluster = cluster
+        self.peering = peering
         self.namespace = namespace
         self.overrides = dict(overrides)
         self.extra_env = dict(env or {})
@@ -70,7 +72,7 @@ class OperatorProcess:
             "-m",
             "brook_operator",
             "run",
-            "--standalone",
+            f"--peering={self.peering}" if self.peering else "--standalone",
             f"--namespace={self.namespace}",
         ]
         log = self.log_path.open("ab")
