@@ -23,6 +23,7 @@ alone would not).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -66,6 +67,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
     # Reconcilers post their own Events; kopf's are limited to handler failures.
     settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "brook-operator"
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME", "brook-operator")
+    settings.posting.event_name_prefix = "brook-"
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
 
