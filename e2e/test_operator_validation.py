@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
 import pytest
+import yaml
 
 from e2e import operator_support as support
 from e2e.testing import KubeCluster
@@ -133,3 +135,21 @@ def test_kubectl_explain_shows_field_docs(k8s_cluster: KubeCluster) -> None:
     assert "Delete the volumes when the KafkaCluster is deleted" in explained
     explained = k8s_cluster.kubectl("explain", "topics.spec.partitions").stdout
     assert "It can grow; Kafka cannot shrink a topic" in explained
+
+
+def test_examples_are_accepted_by_the_api_server(k8s_cluster: KubeCluster) -> None:
+    """Every Brook manifest in examples/ passes the real schema and CEL rules (server-side dry run)."""
+    if not k8s_cluster.api.exists("/api/v1/namespaces/kafka"):
+        k8s_cluster.api.create(
+            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kafka"}}
+        )
+    documents = [
+        doc
+        for path in sorted((support.ROOT / "examples").rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("apiVersion") == "brook.dev/v1alpha1"
+    ]
+    assert len(documents) >= 6
+    for doc in documents:
+        doc.setdefault("metadata", {}).setdefault("namespace", "kafka")
+        k8s_cluster.kubectl("apply", "--dry-run=server", "--filename=-", stdin=json.dumps(doc))
