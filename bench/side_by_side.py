@@ -90,7 +90,7 @@ QUICK_OUTPUT = "bench/results/benchmarks-quick.md"
 class Plan:
     systems: tuple[System, ...]
     rounds: int
-    records: dict[int, int]  # record size -> records per produce run
+    records: dict[str, dict[int, int]]  # client -> record size -> records per produce run
     partitions: int
     idle_partitions: int
     idle_wait_s: float
@@ -234,6 +234,7 @@ class Runner:
         self.results.load_averages[(rnd, system)] = load
         loads = " ".join(f"{v:.2f}" for v in load)
         print(f"round {rnd + 1}/{plan.rounds}: {SYSTEM_NAMES[system]} (load average {loads})")
+        began_round = time.monotonic()
         broker = start_broker(system, self.work / f"{system}-{rnd}")
         machine = MachineMeter(broker.pid).__enter__()
         try:
@@ -266,7 +267,8 @@ class Runner:
             broker.stop()
         self.results.contention[(rnd, system)] = (machine.others_pct, machine.niced_pct, machine.steal_pct)
         print(
-            f"  other processes used {machine.others_pct:.0f}% of the machine during the round "
+            f"  round took {time.monotonic() - began_round:.0f} s; "
+            f"other processes used {machine.others_pct:.0f}% of the machine during it "
             f"(+{machine.niced_pct:.0f}% niced, {machine.steal_pct:.0f}% steal)"
         )
 
@@ -279,7 +281,7 @@ class Runner:
             result = produce(
                 broker.bootstrap,
                 topic,
-                records=self.plan.records[size],
+                records=self.plan.records[client][size],
                 settings=ProducerSettings(record_size=size, acks=acks),
                 broker_pid=broker.pid,
             )
@@ -305,7 +307,7 @@ class Runner:
                     self.produce(broker, rnd, client=client, size=size, acks=acks)
         for size in SIZES:
             topic = f"produce-librdkafka-{size}-1"
-            records = plan.records[size]
+            records = plan.records["librdkafka"][size]
 
             def consume(topic: str = topic, records: int = records, size: int = size) -> Sample:
                 result = consume_librdkafka(
@@ -324,7 +326,7 @@ class Runner:
             if broker.serves_consumer_groups():
                 for size in SIZES:
                     topic = f"produce-librdkafka-{size}-1"
-                    records = plan.records[size]
+                    records = plan.records["librdkafka"][size]
 
                     def consume_group(topic: str = topic, records: int = records, size: int = size) -> Sample:
                         result = consume_java(
@@ -400,10 +402,12 @@ of each round is listed below. Compare ratios within one run rather than numbers
 - Rounds: {rounds}, alternating {systems}; each round on a freshly started single-node broker
   (loopback, data on the disk below, default broker settings); the value shown is the median
   over rounds.
-- Produce: {records_100:,} records of 100 B or {records_1k:,} records of 1 KiB per run, keyless,
-  into a new {partitions}-partition topic (replication factor 1); every producer uses
-  linger.ms=10, batch.size=1 MiB (1048576), no compression; acks as listed. One warm-up
-  produce of {warmup:,} records of 1 KiB per round is not counted.
+- Produce: per run {librdkafka_100:,} records of 100 B or {librdkafka_1k:,} of 1 KiB with
+  librdkafka, {java_100:,} or {java_1k:,} with ProducerPerformance (the Java tool is slower
+  on this machine; its runs are kept short), keyless, into a new {partitions}-partition topic
+  (replication factor 1); every producer uses linger.ms=10, batch.size=1 MiB (1048576), no
+  compression; acks as listed. One warm-up produce of {warmup:,} records of 1 KiB per round
+  is not counted.
 - Consume: the librdkafka consumer reads the librdkafka acks=1 topic of that size from
   offset 0 (assign, no consumer group, client defaults); ConsumerPerformance reads the same
   topic in a consumer group (its fetch-phase rate, `fetch.nMsg.sec`, without the group join).
@@ -444,8 +448,10 @@ def report(
             minutes=elapsed_s / 60,
             rounds=plan.rounds,
             systems=", ".join(SYSTEM_NAMES[s] for s in plan.systems),
-            records_100=plan.records[100],
-            records_1k=plan.records[1024],
+            librdkafka_100=plan.records["librdkafka"][100],
+            librdkafka_1k=plan.records["librdkafka"][1024],
+            java_100=plan.records["java"][100],
+            java_1k=plan.records["java"][1024],
             partitions=plan.partitions,
             warmup=plan.warmup_records,
             rate=plan.latency_rate,
@@ -572,17 +578,24 @@ def plan_from(args: argparse.Namespace) -> Plan:
         else:
             raise SystemExit(f"unknown system {name!r}: use brook and/or kafka")
     quick = args.quick
-    records = {100: 100_000, 1024: 30_000} if quick else {100: 500_000, 1024: 200_000}
+    if quick:
+        counts = {"librdkafka": {100: 200_000, 1024: 60_000}, "java": {100: 100_000, 1024: 30_000}}
+    else:
+        counts = {"librdkafka": {100: 1_500_000, 1024: 600_000}, "java": {100: 500_000, 1024: 200_000}}
+    records = {
+        client: {size: max(100, int(n * args.scale)) for size, n in sizes.items()}
+        for client, sizes in counts.items()
+    }
     return Plan(
         systems=systems,
         rounds=args.rounds or (1 if quick else 3),
-        records={size: max(100, int(n * args.scale)) for size, n in records.items()},
+        records=records,
         partitions=6,
         idle_partitions=100,
-        idle_wait_s=args.idle_wait if args.idle_wait is not None else (2.0 if quick else 5.0),
+        idle_wait_s=args.idle_wait if args.idle_wait is not None else (2.0 if quick else 3.0),
         warmup_records=max(100, int((10_000 if quick else 100_000) * args.scale)),
         latency_rate=1000,
-        latency_seconds=args.latency_seconds or (3.0 if quick else 10.0),
+        latency_seconds=args.latency_seconds or (3.0 if quick else 8.0),
         java=args.java,
         max_load=args.max_load,
         max_wait_s=args.max_wait,
