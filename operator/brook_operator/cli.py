@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         namespaces=list(brook_operator.handlers.SETTINGS.namespaces),
         standalone=args.standalone,
         peering_name=None if args.standalone else args.peering,
+        # kopf pauses *every* replica when peers share a priority; distinct ones make the highest live
+        # replica active and the others standbys that take over when it stops renewing its peering record.
+        priority=args.priority if args.priority is not None else secrets.randbelow(2**31 - 1) + 1,
         liveness_endpoint=args.liveness,
     )
     return 0
@@ -84,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--standalone", action="store_true", help="no peering: the only operator instance")
     run.add_argument(
         "--peering", default="brook-operator", help="kopf peering name for HA (default: brook-operator)"
+    )
+    run.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="kopf peering priority (default: random, distinct per replica)",
     )
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--verbose", action="store_true")
