@@ -1,5 +1,5 @@
-"""ConsumerGroup scenarios against reference Apache Kafka on loopback (Brook does not serve consumer
-groups yet; the same reconciler will work against Brook once it does)."""
+"""ConsumerGroup scenarios: the operator on the control plane observes and resets a group on a Brook
+broker and on reference Apache Kafka, both on loopback."""
 
 from __future__ import annotations
 
@@ -12,14 +12,24 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from brook_operator import admin
 from e2e import operator_support as support
 from e2e.testing import KubeCluster
+from harness.brook import BrookProcess, start_brook
 from harness.kafka import KafkaServer, start_kafka
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kafka_ref]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _crds(k8s_cluster: KubeCluster) -> None:
     support.install_crds(k8s_cluster)
+
+
+@pytest.fixture(scope="module")
+def brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
+    process = start_brook(tmp_path_factory.mktemp("e2e-groups-brook"))
+    try:
+        yield process
+    finally:
+        process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +62,20 @@ async def _prepare(bootstrap: str, topic: str, group: str) -> None:
         await consumer.stop()
 
 
-def test_group_status_and_offset_reset(k8s_cluster: KubeCluster, namespace: str, kafka: KafkaServer) -> None:
+def test_group_on_brook(k8s_cluster: KubeCluster, namespace: str, brook: BrookProcess) -> None:
+    _group_status_and_offset_reset(k8s_cluster, namespace, brook.bootstrap)
+
+
+@pytest.mark.kafka_ref
+def test_group_on_reference_kafka(k8s_cluster: KubeCluster, namespace: str, kafka: KafkaServer) -> None:
+    _group_status_and_offset_reset(k8s_cluster, namespace, kafka.bootstrap)
+
+
+def _group_status_and_offset_reset(k8s_cluster: KubeCluster, namespace: str, bootstrap: str) -> None:
     topic, group = f"orders-{namespace}", f"billing-{namespace}"
-    asyncio.run(_prepare(kafka.bootstrap, topic, group))
+    asyncio.run(_prepare(bootstrap, topic, group))
     with support.running_operator(
-        k8s_cluster, namespace=namespace, overrides={"*/ref": kafka.bootstrap}
+        k8s_cluster, namespace=namespace, overrides={"*/ref": bootstrap}
     ) as operator:
         k8s_cluster.apply(support.kafkacluster("ref"), namespace=namespace)
         cg = {
@@ -113,7 +132,7 @@ def test_group_status_and_offset_reset(k8s_cluster: KubeCluster, namespace: str,
         )
 
         async def committed() -> dict[tuple[str, int], int]:
-            async with admin.KafkaAdmin(bootstrap_servers=kafka.bootstrap) as client:
+            async with admin.KafkaAdmin(bootstrap_servers=bootstrap) as client:
                 return await client.group_offsets(group)
 
         assert asyncio.run(committed()) == {(topic, 0): 4, (topic, 1): 4}

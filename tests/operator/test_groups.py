@@ -1,4 +1,4 @@
-"""ConsumerGroup reconcile: lag and offset resets against reference Apache Kafka (Brook has no groups yet),
+"""ConsumerGroup reconcile: lag and offset resets against a real Brook broker and reference Apache Kafka,
 plus the pure planning and lag arithmetic."""
 
 from __future__ import annotations
@@ -12,7 +12,28 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from brook_operator import admin
 from brook_operator.api.consumergroup import ConsumerGroupStatus, OffsetReset
 from brook_operator.reconcilers import groups
+from harness.brook import BrookProcess
 from harness.kafka import KafkaServer
+
+Broker = BrookProcess | KafkaServer
+
+#: The same scenarios against Brook and against reference Kafka (the behaviour must match).
+BROKERS = pytest.mark.parametrize(
+    "broker",
+    [
+        pytest.param("shared_brook", id="brook"),
+        pytest.param(
+            "kafka_ref", id="kafka", marks=[pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
+        ),
+    ],
+    indirect=True,
+)
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> Broker:
+    value: Broker = request.getfixturevalue(request.param)
+    return value
 
 
 class Events:
@@ -98,22 +119,19 @@ async def _reconcile(
     return result, events
 
 
-@pytest.mark.kafka_ref
-@pytest.mark.xdist_group("kafka_ref")
-async def test_group_lag_and_offset_resets(kafka_ref: KafkaServer) -> None:
+@BROKERS
+async def test_group_lag_and_offset_resets(broker: Broker) -> None:
     topic, group = f"orders-{uuid.uuid4().hex[:8]}", f"billing-{uuid.uuid4().hex[:8]}"
-    async with admin.KafkaAdmin(bootstrap_servers=kafka_ref.bootstrap) as kafka:
+    async with admin.KafkaAdmin(bootstrap_servers=broker.bootstrap) as kafka:
         await kafka.create_topic(name=topic, partitions=2, replication_factor=1, config={})
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_ref.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
     try:
         for i in range(10):
             await producer.send_and_wait(topic, b"x", partition=i % 2)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka_ref.bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
@@ -122,7 +140,7 @@ async def test_group_lag_and_offset_resets(kafka_ref: KafkaServer) -> None:
         await consumer.stop()
 
     spec: dict[str, object] = {"groupId": group}
-    observed, _ = await _reconcile(kafka_ref, spec, ConsumerGroupStatus())
+    observed, _ = await _reconcile(broker, spec, ConsumerGroupStatus())
     assert _condition(observed.status, "Ready") == ("True", "Ready")
     assert observed.status.state == "Empty" and observed.status.members == 0
     assert observed.status.total_lag == 4 + 2
@@ -132,7 +150,7 @@ async def test_group_lag_and_offset_resets(kafka_ref: KafkaServer) -> None:
     ]
 
     dry = {"requestId": "r1", "strategy": "earliest", "topics": [topic], "dryRun": True}
-    planned, events = await _reconcile(kafka_ref, {**spec, "offsetReset": dry}, observed.status, generation=2)
+    planned, events = await _reconcile(broker, {**spec, "offsetReset": dry}, observed.status, generation=2)
     assert planned.status.offset_reset is not None and planned.status.offset_reset.phase == "DryRun"
     assert [(p.partition, p.previous_offset, p.new_offset) for p in planned.status.offset_reset.offsets] == [
         (0, 1, 0),
@@ -142,27 +160,27 @@ async def test_group_lag_and_offset_resets(kafka_ref: KafkaServer) -> None:
     assert planned.status.total_lag == 6, "a dry run commits nothing"
 
     real = {"requestId": "r2", "strategy": "latest", "topics": [topic]}
-    done, events = await _reconcile(kafka_ref, {**spec, "offsetReset": real}, planned.status, generation=3)
+    done, events = await _reconcile(broker, {**spec, "offsetReset": real}, planned.status, generation=3)
     assert done.status.offset_reset is not None and done.status.offset_reset.phase == "Completed"
     assert _condition(done.status, "OffsetReset") == ("True", "Completed")
     assert [reason for _, reason, _ in events.posted] == ["OffsetsReset"]
-    async with admin.KafkaAdmin(bootstrap_servers=kafka_ref.bootstrap) as kafka:
+    async with admin.KafkaAdmin(bootstrap_servers=broker.bootstrap) as kafka:
         assert await kafka.group_offsets(group) == {(topic, 0): 5, (topic, 1): 5}
 
     # The same request id again (a GitOps re-sync): nothing runs.
-    again, events = await _reconcile(kafka_ref, {**spec, "offsetReset": real}, done.status, generation=3)
+    again, events = await _reconcile(broker, {**spec, "offsetReset": real}, done.status, generation=3)
     assert events.posted == [] and again.status.total_lag == 0
 
     # A group with a member: the reset waits.
     member = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka_ref.bootstrap, group_id=group, enable_auto_commit=False
+        topic, bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False
     )
     await member.start()
     try:
         await member.getmany(timeout_ms=3000)
         waiting = {"requestId": "r3", "strategy": "earliest", "topics": [topic]}
         pending, events = await _reconcile(
-            kafka_ref, {**spec, "offsetReset": waiting}, again.status, generation=4
+            broker, {**spec, "offsetReset": waiting}, again.status, generation=4
         )
         assert pending.status.offset_reset is not None and pending.status.offset_reset.phase == "Pending"
         assert _condition(pending.status, "OffsetReset") == ("False", "GroupNotEmpty")
@@ -170,23 +188,22 @@ async def test_group_lag_and_offset_resets(kafka_ref: KafkaServer) -> None:
         assert pending.retry_after is not None
     finally:
         await member.stop()
-    async with admin.KafkaAdmin(bootstrap_servers=kafka_ref.bootstrap) as kafka:
+    async with admin.KafkaAdmin(bootstrap_servers=broker.bootstrap) as kafka:
         assert await kafka.group_offsets(group) == {(topic, 0): 5, (topic, 1): 5}, (
             "nothing reset while active"
         )
     # Once the member left, the next refresh runs the waiting request.
-    resumed, _ = await _reconcile(kafka_ref, {**spec, "offsetReset": waiting}, pending.status, generation=4)
+    resumed, _ = await _reconcile(broker, {**spec, "offsetReset": waiting}, pending.status, generation=4)
     assert resumed.status.offset_reset is not None and resumed.status.offset_reset.phase == "Completed"
     assert resumed.status.total_lag == 10
 
 
-@pytest.mark.kafka_ref
-@pytest.mark.xdist_group("kafka_ref")
-async def test_reset_to_a_datetime_and_a_missing_topic(kafka_ref: KafkaServer) -> None:
+@BROKERS
+async def test_reset_to_a_datetime_and_a_missing_topic(broker: Broker) -> None:
     topic, group = f"events-{uuid.uuid4().hex[:8]}", f"audit-{uuid.uuid4().hex[:8]}"
-    async with admin.KafkaAdmin(bootstrap_servers=kafka_ref.bootstrap) as kafka:
+    async with admin.KafkaAdmin(bootstrap_servers=broker.bootstrap) as kafka:
         await kafka.create_topic(name=topic, partitions=1, replication_factor=1, config={})
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_ref.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
     try:
         for ts in (1_000, 2_000, 3_000):
@@ -195,12 +212,12 @@ async def test_reset_to_a_datetime_and_a_missing_topic(kafka_ref: KafkaServer) -
         await producer.stop()
     at = dt.datetime.fromtimestamp(2, tz=dt.UTC).isoformat()
     reset = {"requestId": "d1", "strategy": "datetime", "datetime": at, "topics": [topic], "dryRun": True}
-    result, _ = await _reconcile(kafka_ref, {"groupId": group, "offsetReset": reset}, ConsumerGroupStatus())
+    result, _ = await _reconcile(broker, {"groupId": group, "offsetReset": reset}, ConsumerGroupStatus())
     assert result.status.offset_reset is not None
     assert [p.new_offset for p in result.status.offset_reset.offsets] == [1]
     missing = {"requestId": "d2", "strategy": "earliest", "topics": ["no-such-topic-here"]}
     failed, _ = await _reconcile(
-        kafka_ref, {"groupId": group, "offsetReset": missing}, result.status, generation=2
+        broker, {"groupId": group, "offsetReset": missing}, result.status, generation=2
     )
     assert failed.status.offset_reset is not None and failed.status.offset_reset.phase == "Failed"
     assert _condition(failed.status, "OffsetReset") == ("False", "Failed")
