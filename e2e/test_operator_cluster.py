@@ -224,3 +224,36 @@ def test_deleting_the_cluster_garbage_collects_its_objects(k8s_cluster: KubeClus
             k8s_cluster.wait_for(
                 lambda p=path: not k8s_cluster.api.exists(p) or None, timeout=60, what=f"{path} to be deleted"
             )
+
+
+def test_external_loadbalancer_listener_waits_for_addresses(k8s_cluster: KubeCluster, namespace: str) -> None:
+    """No cloud controller here: the test plays one by writing the load balancers' ingress addresses."""
+    external = {"external": {"type": "LoadBalancer", "annotations": {"lb.example/internal": "true"}}}
+    with support.running_operator(k8s_cluster, namespace=namespace, overrides={}) as operator:
+        k8s_cluster.apply(support.kafkacluster("demo", listeners=external), namespace=namespace)
+        support.wait_for_condition(
+            k8s_cluster,
+            operator,
+            namespace=namespace,
+            plural="kafkaclusters",
+            name="demo",
+            status="False",
+            reason="ExternalAddressPending",
+            timeout=60,
+        )
+        for name, ip in (
+            ("demo-external-bootstrap", "203.0.113.10"),
+            ("demo-broker-0-external", "203.0.113.11"),
+        ):
+            path = f"/api/v1/namespaces/{namespace}/services/{name}"
+            assert k8s_cluster.api.get(path)["metadata"]["annotations"] == {"lb.example/internal": "true"}
+            k8s_cluster.api.patch(f"{path}/status", {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+        body = _ready_cluster(k8s_cluster, operator, namespace)
+        listeners = {entry["name"]: entry for entry in body["status"]["listeners"]}
+        assert listeners["external"] == {
+            "name": "external",
+            "type": "LoadBalancer",
+            "bootstrapServers": "203.0.113.10:9094",
+        }
+        config = k8s_cluster.api.get(f"/api/v1/namespaces/{namespace}/configmaps/demo-config")["data"]
+        assert "EXTERNAL://203.0.113.11:9094" in config["broker-0.properties"]
