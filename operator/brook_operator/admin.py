@@ -9,11 +9,12 @@ member). Metadata requests never auto-create topics, so describing a deleted top
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -28,6 +29,8 @@ from aiokafka.structs import TopicPartition as _AioTopicPartition
 #: ListOffsets' special timestamps.
 EARLIEST = -2
 LATEST = -1
+
+T = TypeVar("T")
 
 _TOPIC_ALREADY_EXISTS = 36
 _UNKNOWN_TOPIC_OR_PARTITION = 3
@@ -138,6 +141,7 @@ class KafkaAdmin:
     """One admin connection to a cluster, used as `async with KafkaAdmin(bootstrap_servers=...) as admin`."""
 
     def __init__(self, *, bootstrap_servers: str, request_timeout_ms: int = 15000) -> None:
+        self._timeout = request_timeout_ms / 1000
         self._client = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
             client_id="brook-operator",
@@ -156,6 +160,20 @@ class KafkaAdmin:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._client.close()
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry Kafka's retriable errors (coordinator loading or moving, leader elections) until the timeout,
+        as Kafka's own AdminClient does; a fresh cluster answers COORDINATOR_NOT_AVAILABLE for a moment."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self._timeout, 0.1
+        while True:
+            try:
+                return await call()
+            except KafkaError as error:
+                if not getattr(error, "retriable", False) or loop.time() + delay > deadline:
+                    raise KafkaAdminError(f"{what}: {error}") from error
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _send(self, request: Request[Any], node_id: int | None = None) -> Any:
         try:
@@ -300,41 +318,40 @@ class KafkaAdmin:
 
     async def describe_group(self, group_id: str) -> GroupDescription:
         """State and members of a group (state "Dead" for a group that does not exist)."""
-        try:
-            responses = await self._client.describe_consumer_groups([group_id])
-        except KafkaError as error:
-            raise KafkaAdminError(f"describing group {group_id}: {error}") from error
-        for response in responses:
-            for group in response.groups:
-                code, gid, state, protocol_type, _protocol, members = group[:6]
-                _raise_for(code, f"describing group {gid}")
-                return GroupDescription(
-                    group_id=gid, state=state, protocol_type=protocol_type, members=len(members)
-                )
-        return GroupDescription(group_id=group_id, state="Dead", protocol_type="", members=0)
+
+        async def describe() -> GroupDescription:
+            for response in await self._client.describe_consumer_groups([group_id]):
+                for group in response.groups:
+                    code, gid, state, protocol_type, _protocol, members = group[:6]
+                    if code:
+                        raise for_code(code)(f"group {gid}")  # retried below when retriable
+                    return GroupDescription(
+                        group_id=gid, state=state, protocol_type=protocol_type, members=len(members)
+                    )
+            return GroupDescription(group_id=group_id, state="Dead", protocol_type="", members=0)
+
+        return await self._retrying(f"describing group {group_id}", describe)
 
     async def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         """Committed offsets of a group (partitions without a commit are left out)."""
-        try:
-            offsets = await self._client.list_consumer_group_offsets(group_id)
-        except KafkaError as error:
-            raise KafkaAdminError(f"reading offsets of group {group_id}: {error}") from error
+        offsets = await self._retrying(
+            f"reading offsets of group {group_id}", lambda: self._client.list_consumer_group_offsets(group_id)
+        )
         return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def commit_group_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit offsets for an Empty group (generation -1, no member), as Kafka's admin client does."""
-        coordinator = await self._coordinator(group_id)
         by_topic: dict[str, list[tuple[int, int, str]]] = {}
         for (topic, partition), offset in sorted(offsets.items()):
             by_topic.setdefault(topic, []).append((partition, offset, ""))
-        request = OffsetCommitRequest(group_id, -1, "", -1, list(by_topic.items()))
-        response = await self._send(request, coordinator)
-        for topic, parts in response.topics:
-            for partition, code in parts:
-                _raise_for(code, f"committing offset of {group_id} on {topic}-{partition}")
 
-    async def _coordinator(self, group_id: str) -> int:
-        try:
-            return int(await self._client.find_coordinator(group_id))
-        except KafkaError as error:
-            raise KafkaAdminError(f"finding the coordinator of group {group_id}: {error}") from error
+        async def commit() -> None:
+            coordinator = int(await self._client.find_coordinator(group_id))
+            request = OffsetCommitRequest(group_id, -1, "", -1, list(by_topic.items()))
+            response = await self._client._send_request(request, coordinator)
+            for topic, parts in response.topics:
+                for partition, code in parts:
+                    if code:
+                        raise for_code(code)(f"{topic}-{partition}")
+
+        await self._retrying(f"committing offsets of group {group_id}", commit)
