@@ -101,7 +101,7 @@ class GroupMember:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self._stderr.append(line)
-            del self._stderr[:-50]
+            del self._stderr[:-400]
 
     @property
     def assignment(self) -> list[int]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -97,6 +99,7 @@ def run_confluent(args: argparse.Namespace) -> None:
 def run_kafka_python(args: argparse.Namespace) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
+    from kafka.errors import KafkaConnectionError
     from kafka.structs import OffsetAndMetadata
 
     consumer = KafkaConsumer(
@@ -120,7 +123,11 @@ def run_kafka_python(args: argparse.Namespace) -> None:
     consumer.subscribe([args.topic], listener=Listener())
     count = 0
     while not _done(args, count):
-        for tp, records in consumer.poll(timeout_ms=200).items():
+        try:
+            polled = consumer.poll(timeout_ms=200)
+        except KafkaConnectionError:
+            continue  # kafka-python raises while the broker restarts; an application retries
+        for tp, records in polled.items():
             for record in records:
                 consumer.commit(
                     {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(record.offset + 1, "", -1)}
@@ -186,6 +193,9 @@ def main() -> int:
     parser.add_argument("--session-ms", type=int, default=10_000)
     parser.add_argument("--max-records", type=int)
     args = parser.parse_args()
+    if level := os.environ.get("GROUP_MEMBER_LOG"):
+        # The client library's own log on stderr, for diagnosing a member (e.g. GROUP_MEMBER_LOG=DEBUG).
+        logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, _on_sigterm)
     if args.client == "confluent":
         run_confluent(args)
