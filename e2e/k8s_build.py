@@ -24,10 +24,12 @@ are measured (``os.wait4`` reports the maximum RSS over the whole process tree) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -97,6 +99,7 @@ def run_measured(
     processes ``go`` forks (Linux reports the largest RSS of the reaped subtree).
     """
     started = time.monotonic()
+    deadline = started + timeout
     with log.open("ab") as sink:
         sink.write(f"\n$ {' '.join(command)}\n".encode())
         sink.flush()
@@ -108,29 +111,30 @@ def run_measured(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # The machine is shared with engineers running tests: builds are background work.
-            preexec_fn=lambda: os.nice(10),  # noqa: PLW1509 - no threads are running at this point
+            preexec_fn=lambda: os.nice(10),  # noqa: PLW1509 - the build CLI runs no threads
+            # Own process group, so a timeout or Ctrl-C can stop go's compile/link children too.
+            start_new_session=True,
         )
-        status = None
-        rusage = None
-        deadline = started + timeout
-        while status is None:
-            pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                status, rusage = wait_status, usage
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                _, wait_status, usage = os.wait4(process.pid, 0)
-                process.returncode = -9
-                raise BuildError(f"timed out after {timeout:.0f}s: {' '.join(command)} (log: {log})")
-            time.sleep(0.2)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        pid = 0
+        try:
+            while not pid and time.monotonic() < deadline:
+                time.sleep(0.2)
+                pid, wait_status, rusage = os.wait4(process.pid, os.WNOHANG)
+        finally:
+            if not pid:  # timed out, or interrupted (Ctrl-C)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                os.wait4(process.pid, 0)
+                process.returncode = -signal.SIGKILL
+        if not pid:
+            raise BuildError(f"timed out after {timeout:.0f}s: {' '.join(command)} (log: {log})")
+    # wait4 reaped the child itself; tell Popen so that it does not try again.
+    process.returncode = exit_code = os.waitstatus_to_exitcode(wait_status)
     elapsed = time.monotonic() - started
-    if process.returncode != 0:
+    if exit_code != 0:
         output = log.read_text(encoding="utf-8", errors="replace")
-        last = output.rsplit("\n$ ", 1)[-1]
-        raise BuildError(f"exit {process.returncode}: {' '.join(command)}\n{_tail(last)}")
-    assert rusage is not None
+        last = output.rsplit("\n$ ", 1)[-1].partition("\n")[2]  # this command's output, without its line
+        raise BuildError(f"exit {exit_code}: {' '.join(command)}\n{_tail(last)}")
     return Measured(seconds=elapsed, max_rss_mib=rusage.ru_maxrss / 1024)
 
 
@@ -350,7 +354,7 @@ def build(layout: Layout, *, only: Sequence[str] = (), jobs: int = 2, force: boo
             file=sys.stderr,
             flush=True,
         )
-    _write_report(layout, outcomes, go_version)
+    _write_report(layout, outcomes, go_version=go_version, jobs=jobs)
     return outcomes
 
 
@@ -369,7 +373,7 @@ def _prepare(layout: Layout, module: str, *, env: Mapping[str, str], log: Path) 
         return error
 
 
-def _write_report(layout: Layout, outcomes: Sequence[Outcome], go_version: str) -> None:
+def _write_report(layout: Layout, outcomes: Sequence[Outcome], *, go_version: str, jobs: int) -> None:
     """Merge this run into build-report.json: the last real build of each binary is what is kept."""
     path = layout.home / "build-report.json"
     try:
@@ -379,13 +383,9 @@ def _write_report(layout: Layout, outcomes: Sequence[Outcome], go_version: str) 
     binaries = report.setdefault("binaries", {})
     for outcome in outcomes:
         if outcome.status != "cached":
-            binaries[outcome.name] = {**asdict(outcome), "go": go_version, "jobs_note": "go build -p"}
+            binaries[outcome.name] = {**asdict(outcome), "go": go_version, "jobs": jobs}
     report["versions"] = asdict(layout.versions)
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def missing_binaries(layout: Layout) -> list[str]:
-    return [name for name in ALL_BINARIES if not layout.binary(name).is_file()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
