@@ -42,9 +42,10 @@ lint: sync
 typecheck: sync
 	$(UV) run --frozen mypy
 
-# Reference Kafka is required in `make test`: a missing JVM or Maven is an error, never a skip.
-test: sync kcat kafka-ref lint typecheck
-	BROOK_KAFKA_REF_REQUIRED=1 $(UV) run --frozen pytest -n 2 --dist loadgroup
+# Reference Kafka and the e2e control plane are required in `make test`: a missing JVM, Maven
+# or Go toolchain is an error, never a skip. Both are built once and cached in ~/.cache/brook.
+test: sync kcat kafka-ref e2e-infra lint typecheck
+	BROOK_KAFKA_REF_REQUIRED=1 BROOK_CACHE=$(CACHE) $(UV) run --frozen pytest -n 2 --dist loadgroup
 
 # --- benchmarks (bench/, docs/benchmarks.md); not part of `make test` ---
 # BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--max-load 1.5"`.

@@ -26,7 +26,6 @@ from harness.kafka import KafkaCluster, KafkaServer, start_kafka, start_kafka_cl
 MARKER = "kafka_ref"
 
 
-
 def _require_java_and_maven() -> None:
     missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
     if not missing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+
 from harness.brook import BrookProcess
 
 

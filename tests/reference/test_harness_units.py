@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from harness.dist import REPO_ROOT, kafka_version
 from harness.jvm import KAFKA_TOOLS, resolve_tool
 from harness.kafka import _quorum_config

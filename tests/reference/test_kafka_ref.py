@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
+
 from harness import KafkaCluster, KafkaServer, run_kafka_tool, start_kafka
 from harness.jvm import FAST_START_JVM_OPTS
 from harness.wire import api_versions, cluster_info, describe_quorum

@@ -114,7 +114,11 @@ class RecordBatchHeader(NamedTuple):
 
     @property
     def timestamp_type(self) -> TimestampType:
-        return TimestampType.LOG_APPEND_TIME if self.attributes & _TIMESTAMP_TYPE_MASK else TimestampType.CREATE_TIME
+        return (
+            TimestampType.LOG_APPEND_TIME
+            if self.attributes & _TIMESTAMP_TYPE_MASK
+            else TimestampType.CREATE_TIME
+        )
 
     @property
     def is_transactional(self) -> bool:
@@ -195,7 +199,8 @@ def validate_batches(buf: bytes | bytearray | memoryview) -> list[tuple[int, Rec
             raise InvalidRecordError("record batch has a negative record count")
         if header.records_count != header.last_offset_delta + 1 and not header.is_control:
             raise InvalidRecordError(
-                f"record batch declares {header.records_count} records but lastOffsetDelta {header.last_offset_delta}"
+                f"record batch declares {header.records_count} records "
+                f"but lastOffsetDelta {header.last_offset_delta}"
             )
         batches.append((position, header))
         position += header.size

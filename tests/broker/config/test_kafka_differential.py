@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 import pytest
-from harness import KafkaServer
 from kio.schema.create_topics.v5.request import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
 from kio.schema.create_topics.v5.response import CreateTopicsResponse
 from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, DescribeConfigsResource
@@ -36,6 +35,7 @@ from brook_broker.config.configdef import ConfigError
 from brook_broker.config.describe import ConfigEntry, describe_broker_configs, describe_topic_configs
 from brook_broker.config.layers import BrokerLayers
 from brook_broker.config.topic import AlterConfigOp, AlterOp, TopicConfigs, validate_overrides
+from harness import KafkaServer
 
 pytestmark = [pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
 

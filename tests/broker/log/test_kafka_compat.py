@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from harness import KafkaServer, run_kafka_tool
 from log_testkit import TP, make_batch
 
 from brook_broker.config.log_config import LogConfig
@@ -21,6 +20,7 @@ from brook_broker.log import checkpoint
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.record_reader import iter_records
 from brook_broker.protocol.records import CompressionType, iter_batches
+from harness import KafkaServer, run_kafka_tool
 
 pytestmark = [pytest.mark.kafka_ref, pytest.mark.xdist_group("kafka_ref")]
 
