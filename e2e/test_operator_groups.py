@@ -34,8 +34,10 @@ def brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
+    from harness.fixtures import _require_java_and_maven
     from harness.jvm import FAST_START_JVM_OPTS
 
+    _require_java_and_maven()  # skip, or fail under BROOK_KAFKA_REF_REQUIRED=1, as the harness fixtures do
     server = start_kafka(work_dir=tmp_path_factory.mktemp("e2e-kafka"), jvm_opts=FAST_START_JVM_OPTS)
     try:
         yield server
