@@ -174,9 +174,11 @@ class KafkaWire:
     def wait_closed(self, *, timeout_s: float = 10.0) -> bool:
         """True once the broker has closed the connection (EOF or reset), False if it stays open."""
         deadline = time.monotonic() + timeout_s
+        # poll(), not select(): select cannot watch descriptors above 1024.
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
         while (remaining := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self._sock], [], [], remaining)
-            if not readable:
+            if not poller.poll(remaining * 1000):
                 continue
             try:
                 if not self._sock.recv(65536):

@@ -6,7 +6,9 @@ root conftest does for ``harness``).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +30,22 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def open_log(tmp_path: Path, clock: FakeClock) -> OpenLog:
-    """``open_log(config=..., **load_kwargs)``: a UnifiedLog in ``tmp_path/events-0`` on the fake clock."""
+def open_log(tmp_path: Path, clock: FakeClock) -> Iterator[OpenLog]:
+    """``open_log(config=..., **load_kwargs)``: a UnifiedLog in ``tmp_path/events-0`` on the fake clock.
+
+    Every log opened is closed at teardown, so file descriptors do not pile up over the suite.
+    """
+    opened: list[UnifiedLog] = []
 
     def opener(config: LogConfig | None = None, **kwargs: Any) -> UnifiedLog:
         kwargs.setdefault("clean_shutdown", True)
-        return UnifiedLog.load(
+        log = UnifiedLog.load(
             dir=tmp_path / str(TP), topic_partition=TP, config=config or LogConfig(), time=clock, **kwargs
         )
+        opened.append(log)
+        return log
 
-    return opener
+    yield opener
+    for log in opened:
+        with contextlib.suppress(Exception):  # a test may have closed or deleted it already
+            log.close()
