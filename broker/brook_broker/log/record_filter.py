@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from brook_broker.protocol import record_reader
-from brook_broker.protocol.record_reader import XERIAL_MAGIC
+from brook_broker.protocol.compression import XERIAL_MAGIC
 from brook_broker.protocol.records import (
     RECORD_BATCH_OVERHEAD,
     CompressionType,

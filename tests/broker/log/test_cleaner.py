@@ -18,8 +18,8 @@ from log_testkit import (
 from brook_broker.log.cleaner_manager import CLEANER_OFFSET_CHECKPOINT
 from brook_broker.log.offset_map import BYTES_PER_ENTRY
 from brook_broker.log.record_filter import DELETE_HORIZON_FLAG
+from brook_broker.protocol.compression import XERIAL_MAGIC
 from brook_broker.protocol.errors import ErrorCode, InvalidRecordError
-from brook_broker.protocol.record_reader import XERIAL_MAGIC
 from brook_broker.protocol.records import RECORD_BATCH_OVERHEAD, CompressionType
 
 

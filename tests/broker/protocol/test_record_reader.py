@@ -12,7 +12,6 @@ import datetime
 import io
 import itertools
 
-import cramjam
 import pytest
 from aiokafka.record._crecords.default_records import DefaultRecordBatch as AioBatch
 from aiokafka.record._crecords.default_records import DefaultRecordBatchBuilder as AioBuilder
@@ -28,7 +27,7 @@ from kio.records.schema import RecordHeader as KioHeader
 from kio.records.writers import write_batch as kio_write_batch
 
 from brook_broker.protocol.errors import CorruptRecordError
-from brook_broker.protocol.record_reader import Record, build_batch, compress, decompress, iter_records
+from brook_broker.protocol.record_reader import Record, build_batch, iter_records
 from brook_broker.protocol.records import CompressionType, TimestampType, read_header, validate_batches
 
 CODECS = list(CompressionType)
@@ -200,28 +199,6 @@ def test_control_batch_records() -> None:
     header = read_header(batch)
     assert header.is_control and header.is_transactional
     assert list(iter_records(batch)) == [commit]
-
-
-# --- decompress ---------------------------------------------------------------------------------
-
-
-def test_decompress_both_snappy_framings() -> None:
-    data = bytes(range(256)) * 500
-    assert decompress(CompressionType.SNAPPY, compress(CompressionType.SNAPPY, data)) == data
-    assert decompress(CompressionType.SNAPPY, bytes(cramjam.snappy.compress_raw(data))) == data
-
-
-def test_lz4_frames_use_independent_blocks() -> None:
-    frame = compress(CompressionType.LZ4, b"x" * 100_000)
-    assert frame[:4] == b"\x04\x22\x4d\x18" and frame[4] & 0x20  # magic, FLG block-independence bit
-
-
-@pytest.mark.parametrize("codec", [c for c in CODECS if c != CompressionType.NONE], ids=lambda c: c.name)
-def test_decompress_garbage_raises_corrupt_record(codec: CompressionType) -> None:
-    with pytest.raises(CorruptRecordError):
-        decompress(codec, b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x09garbage")
-    with pytest.raises(CorruptRecordError):
-        decompress(codec, b"not compressed at all")
 
 
 @pytest.mark.parametrize("codec", [5, 6, 7])
