@@ -15,7 +15,7 @@ export UV_PYTHON := $(PYTHON)
 help:
 	@echo "make run    start a single-node Brook on 127.0.0.1:9092 (data in ./.brook)"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make bench  Brook and Apache Kafka side by side, writes docs/benchmarks.md (~12 min)"
+	@echo "make bench  Brook and Apache Kafka side by side, writes docs/benchmarks.md (~10-15 min)"
 	@echo "make bench-quick    1-2 minute smoke run of the same (report in bench/results/)"
 	@echo "make bench-brook    Brook alone: librdkafka/kcat throughput, RSS (python -m bench.throughput)"
 	@echo "make bench-profile  py-spy profiles of the broker under produce and consume load"

@@ -179,6 +179,7 @@ class Runner:
         self.results = Results(metrics=metrics(), systems=list(plan.systems))
         self.failures: list[Failure] = []
         self.limits: dict[str, str] = {}
+        self.waited_s = 0.0  # time spent waiting for a quieter machine (--max-load)
 
     def measure(self, key: str, system: System, rnd: int, action: Callable[[], Sample | None]) -> None:
         try:
@@ -215,7 +216,9 @@ class Runner:
         for rnd in range(self.plan.rounds):
             for system in self.plan.systems:
                 if self.plan.max_load is not None:
+                    began = time.monotonic()
                     wait_for_quiet(max_load=self.plan.max_load, timeout_s=self.plan.max_wait_s)
+                    self.waited_s += time.monotonic() - began
                 self.round(system, rnd)
 
     def prime(self, system: System) -> None:
@@ -398,7 +401,8 @@ METHOD = """\
 suites at the same time. Absolute numbers are noisy; the 1-minute load average at the start
 of each round is listed below. Compare ratios within one run rather than numbers across runs.
 
-- Command: `{command}` (via `make bench`), {when}, {minutes:.1f} min in total.
+- Command: `{command}` (via `make bench`), {when}, {minutes:.1f} min in total
+  ({waited:.1f} min of it waiting for a quieter machine).
 - Rounds: {rounds}, alternating {systems}; each round on a freshly started single-node broker
   (loopback, data on the disk below, default broker settings); the value shown is the median
   over rounds.
@@ -446,6 +450,7 @@ def report(
             command=command,
             when=when,
             minutes=elapsed_s / 60,
+            waited=runner.waited_s / 60,
             rounds=plan.rounds,
             systems=", ".join(SYSTEM_NAMES[s] for s in plan.systems),
             librdkafka_100=plan.records["librdkafka"][100],

@@ -251,7 +251,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--records", type=int, default=300_000, help="records per run (default 300,000)")
+    parser.add_argument("--records", type=int, default=600_000, help="records per run (default 600,000)")
     parser.add_argument("--record-size", type=int, default=1024)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--runs", type=int, default=5)
