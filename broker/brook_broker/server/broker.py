@@ -238,7 +238,8 @@ class BrokerServer:
 
     async def _checkpoint(self) -> None:
         assert self.services is not None
-        self.services.log_manager.checkpoint()
+        # Six fsyncs: off the event loop, like the flush (LogManager.checkpoint is thread-safe).
+        await asyncio.to_thread(self.services.log_manager.checkpoint)
 
     async def _delete_files(self) -> None:
         assert self.services is not None
