@@ -65,3 +65,20 @@ def test_imports_respect_layers(path: Path) -> None:
         assert RANK[target] > own_rank, (
             f"{path.relative_to(PACKAGE)}:{lineno} imports {module}: layer {own!r} may not import {target!r}"
         )
+
+
+#: cli/ modules that run the broker; every other cli/ module is client-side.
+BROKER_COMMANDS = {"broker.py"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (PACKAGE / "cli").glob("*.py") if p.name not in BROKER_COMMANDS),
+    ids=lambda p: p.name,
+)
+def test_client_side_imports_no_broker_layer(path: Path) -> None:
+    # The client commands and their admin layer (which the operator imports too) must work
+    # against any Kafka broker without loading Brook's server, log or coordinator code.
+    for lineno, module in _imports(path):
+        layer = _layer_of(module)
+        assert layer in (None, "cli"), f"cli/{path.name}:{lineno} imports {module}"

@@ -1,8 +1,9 @@
 """Connecting to Kafka brokers from the client side: settings, bootstrap, and why it failed.
 
-Used by `cli.client.Admin` and by the produce/consume commands (through `cli.common`), so
-that every client command reaches brokers the same way: the same bootstrap syntax, the same
-timeouts, and the same one-line reason when a broker cannot be reached.
+Used by `cli.client.Admin` (so also by the operator's `brook_operator.admin`) and by the
+produce/consume commands (through `cli.common`), so that every client reaches brokers the
+same way: the same bootstrap syntax, the same timeouts, and the same one-line reason when a
+broker cannot be reached.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ CLIENT_ID = "brook-cli"
 class ConnectionSettings:
     bootstrap_servers: str = DEFAULT_BOOTSTRAP
     timeout_s: float = DEFAULT_TIMEOUT_S
+    #: What brokers log and DescribeGroups shows; the operator passes its own.
+    client_id: str = CLIENT_ID
 
     def aiokafka_options(self) -> dict[str, Any]:
         """Keyword arguments shared by every aiokafka client the CLI creates."""
         return {
             "bootstrap_servers": self.bootstrap_servers.split(","),
-            "client_id": CLIENT_ID,
+            "client_id": self.client_id,
             "request_timeout_ms": int(self.timeout_s * 1000),
         }
 
