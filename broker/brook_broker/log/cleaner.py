@@ -8,10 +8,11 @@
    the log up to ``endOffset`` = the last mapped offset + 1, which becomes the new first
    dirty offset in ``cleaner-offset-checkpoint``;
 2. groups the segments below ``endOffset`` (the clean ones too: their records may be
-   superseded now) so that each group fits one segment and its indexes;
-3. for each group, copies the records worth keeping into a ``<base>.log.cleaned`` segment
-   (`record_filter.filter_batch`), fsyncs it, and asks the log to swap it in
-   (`UnifiedLog.replace_segments`, the only step under the log's lock).
+   superseded now) so that each group fits one segment and its indexes
+   (`cleaned_segment.group_segments_by_size`);
+3. for each group, copies the records worth keeping (`record_filter.filter_batch`) into a
+   ``<base>.log.cleaned`` segment (`cleaned_segment`), fsyncs it, and asks the log to swap
+   it in (`UnifiedLog.replace_segments`, the only step under the log's lock).
 
 A record is kept when it is past the map, or the latest of its key and either has a value
 or is a tombstone whose batch's KIP-534 delete horizon has not passed. Keyless records are
@@ -34,33 +35,27 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from brook_broker.config.log_config import LogConfig
 from brook_broker.log import checkpoint
+from brook_broker.log.cleaned_segment import (
+    PendingAppends,
+    create_cleaned_segment,
+    discard,
+    group_segments_by_size,
+)
 from brook_broker.log.cleaner_manager import LastRecord, LogToClean, SegmentView
-from brook_broker.log.log_file import Buffer, read_batches
+from brook_broker.log.log_file import read_batches
 from brook_broker.log.offset_map import OffsetMap
 from brook_broker.log.record_filter import FilteredBatch, KeepRecord, delete_horizon_ms, filter_batch
-from brook_broker.log.segment import (
-    CLEANED_SUFFIX,
-    INDEX_SUFFIX,
-    LOG_SUFFIX,
-    TIME_INDEX_SUFFIX,
-    LogSegment,
-    segment_file_name,
-)
+from brook_broker.log.segment import LogSegment
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol import record_reader
 from brook_broker.protocol.errors import CorruptRecordError
-from brook_broker.protocol.records import NO_TIMESTAMP, RecordBatchHeader, crc_matches, read_header
+from brook_broker.protocol.records import RecordBatchHeader, crc_matches
 from brook_broker.protocol.types import TopicPartition
 
 logger = logging.getLogger(__name__)
-
-_INT32_MAX = 2**31 - 1
-#: Bytes of a time index entry (an offset index entry takes 8).
-_LARGEST_INDEX_ENTRY = 12
 
 
 class LogCleaningAbortedError(Exception):
@@ -123,34 +118,6 @@ def open_source(log: UnifiedLog, view: SegmentView) -> int:
         if log.local_log.segments.get(view.base_offset) is not view.segment:
             raise LogCleaningAbortedError(f"segment {view.base_offset} of {log.topic_partition} is gone")
         return os.open(view.segment.log.path, os.O_RDONLY)
-
-
-def group_segments_by_size(
-    segments: Sequence[SegmentView], *, max_size: int, max_index_size: int, first_uncleanable_offset: int
-) -> list[list[SegmentView]]:
-    """Consecutive segments whose data and indexes fit one segment (Kafka's groupSegmentsBySize)."""
-    groups: list[list[SegmentView]] = []
-    remaining = list(segments)
-    while remaining:
-        group = [remaining.pop(0)]
-        log_size, index_size, time_index_size = group[0].size, group[0].index_bytes, group[0].time_index_bytes
-        while remaining:
-            following = remaining[0]
-            # Offsets of the group must stay within int32 of its base (the index's relative offsets).
-            last_offset = remaining[1].base_offset - 1 if len(remaining) > 1 else first_uncleanable_offset - 1
-            if (
-                log_size + following.size > max_size
-                or index_size + following.index_bytes > max_index_size
-                or time_index_size + following.time_index_bytes > max_index_size
-                or (following.size > 0 and last_offset - group[0].base_offset > _INT32_MAX)
-            ):
-                break
-            group.append(remaining.pop(0))
-            log_size += following.size
-            index_size += following.index_bytes
-            time_index_size += following.time_index_bytes
-        groups.append(group)
-    return groups
 
 
 def is_last_batch_of_producer(header: RecordBatchHeader, last_records: dict[int, LastRecord]) -> bool:
@@ -257,17 +224,8 @@ class Cleaner:
         self, to_clean: LogToClean, group: list[SegmentView], *, now_ms: int, stats: CleanerStats
     ) -> None:
         """Clean a group of segments into one ``.cleaned`` segment and swap it in."""
-        directory, base = to_clean.directory, group[0].base_offset
-        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-            # A leftover of an aborted pass would be appended to, not replaced.
-            (directory / (segment_file_name(base, suffix) + CLEANED_SUFFIX)).unlink(missing_ok=True)
-        cleaned = LogSegment(
-            directory,
-            base_offset=base,
-            config=_cleaned_segment_config(to_clean.config, group),
-            time=lambda: now_ms,
-            file_suffix=CLEANED_SUFFIX,
-        )
+        directory = to_clean.directory
+        cleaned = create_cleaned_segment(directory, group, config=to_clean.config, now_ms=now_ms)
         try:
             mtime_ns = 0
             for index, view in enumerate(group):
@@ -280,14 +238,14 @@ class Cleaner:
             # Retention by time falls back to the file's mtime: keep the newest source's.
             os.utime(cleaned.log.path, ns=(mtime_ns, mtime_ns))
         except BaseException:
-            _discard(cleaned)
+            discard(cleaned)
             raise
         # An error inside the swap leaves its files to the loader, which completes the swap.
         old_segments = [view.segment for view in group]
         if not to_clean.log.replace_segments(
             cleaned, old_segments, truncation_count=to_clean.truncation_count
         ):
-            _discard(cleaned)
+            discard(cleaned)
             raise LogCleaningAbortedError(f"{to_clean.topic_partition} changed while it was cleaned")
         # The renames of the swap become durable (outside the lock: appends do not wait for it).
         checkpoint.fsync_dir(directory)
@@ -307,7 +265,7 @@ class Cleaner:
         tp = to_clean.topic_partition
         last_records = dict(to_clean.last_records_of_active_producers)
         new_horizon = now_ms + to_clean.config.delete_retention_ms
-        output = _PendingAppends(cleaned)
+        output = PendingAppends(cleaned)
         fd = open_source(to_clean.log, view)
         try:
             mtime_ns = os.fstat(fd).st_mtime_ns
@@ -360,67 +318,6 @@ class Cleaner:
             return has_value or transactional or not tombstones_expired
 
         return keep
-
-
-class _PendingAppends:
-    """Batches for the cleaned segment, appended about every ``index.interval.bytes``.
-
-    `LogSegment.append` indexes the start of an append, so appending in steps of the index
-    interval gives the cleaned segment an index as dense as a produced one, without a write
-    per batch.
-    """
-
-    def __init__(self, segment: LogSegment) -> None:
-        self._segment = segment
-        self._buffers: list[Buffer] = []
-        self._size = 0
-        self._last_offset = -1
-        self._max_timestamp = NO_TIMESTAMP
-        self._offset_of_max_timestamp = -1
-
-    def add(self, batch: bytes | memoryview) -> None:
-        header = read_header(batch)
-        self._buffers.append(batch)
-        self._size += header.size
-        self._last_offset = header.last_offset
-        if header.max_timestamp > self._max_timestamp:
-            self._max_timestamp, self._offset_of_max_timestamp = header.max_timestamp, header.last_offset
-        if self._size >= self._segment.index_interval_bytes:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._buffers:
-            return
-        self._segment.append(
-            largest_offset=self._last_offset,
-            largest_timestamp=self._max_timestamp,
-            offset_of_max_timestamp=self._offset_of_max_timestamp,
-            buffers=self._buffers,
-            size=self._size,
-        )
-        self._buffers, self._size = [], 0
-        self._max_timestamp, self._offset_of_max_timestamp = NO_TIMESTAMP, -1
-
-
-def _cleaned_segment_config(config: LogConfig, group: Sequence[SegmentView]) -> LogConfig:
-    """The config of a cleaned segment, with indexes preallocated to what it can need.
-
-    Kafka preallocates ``segment.index.bytes`` and trims on close; freeing that space again
-    costs milliseconds per file on some filesystems, for every group cleaned. A cleaned
-    segment gets at most one entry per ``index.interval.bytes`` of data plus one per source
-    segment (each source ends with an append), in each index. Its data is usually smaller
-    than the sources', but re-encoding can grow a batch (a delete horizon lengthens the
-    timestamp deltas, another compressor may do worse), hence room for four times as much.
-    """
-    data_bound = 4 * sum(view.size for view in group)
-    entries = data_bound // max(config.index_interval_bytes, 1) + len(group) + 2
-    needed = entries * _LARGEST_INDEX_ENTRY
-    return dataclasses.replace(config, segment_index_bytes=min(config.segment_index_bytes, needed))
-
-
-def _discard(segment: LogSegment) -> None:
-    segment.close_handlers()
-    segment.delete_files()
 
 
 def _verify(header: RecordBatchHeader, data: memoryview) -> None:

@@ -132,7 +132,7 @@ def test_a_crash_while_writing_the_cleaned_segment_rolls_back(
             raise SimulatedCrash
 
     monkeypatch.setattr(cleaner._cleaner, "_check_done", check_done)
-    monkeypatch.setattr(cleaner_module, "_discard", lambda segment: None)  # a dead process cleans nothing up
+    monkeypatch.setattr(cleaner_module, "discard", lambda segment: None)  # a dead process cleans nothing up
     with pytest.raises(SimulatedCrash):
         cleaner.clean_one()
     assert any(name.endswith(".log" + CLEANED_SUFFIX) for name in leftovers(directory))
