@@ -1,10 +1,16 @@
 """`brook consume TOPIC`: print records to stdout, like kafka-console-consumer.sh.
 
-Registered by `cli.main`. There is no consumer group yet (the broker does not serve the
-group APIs): the command assigns itself every partition of the topic (or the one given with
-``--partition``) and seeks. Output is Kafka's DefaultMessageFormatter byte for byte: the
-value alone by default; with the ``--print-*`` flags, timestamp, partition, offset, headers
-and key come first, in that order, separated by ``--key-separator`` (a tab by default).
+Registered by `cli.main`. Without ``--group`` the command assigns itself every partition of
+the topic (or the one given with ``--partition``), seeks, and commits nothing. With
+``--group G`` it subscribes as a member of G: the group's coordinator assigns the partitions,
+reading starts at G's committed offsets (where there are none, at the end, or at the
+beginning with ``--from-beginning`` — the console consumer's ``auto.offset.reset``), and the
+position after every batch written to stdout is committed, so the next run with the same
+group carries on after the last record printed.
+
+Output is Kafka's DefaultMessageFormatter byte for byte: the value alone by default; with
+the ``--print-*`` flags, timestamp, partition, offset, headers and key come first, in that
+order, separated by ``--key-separator`` (a tab by default).
 
 It stops after ``--max-messages``, after ``--timeout-ms`` without a record, or on Ctrl-C;
 all three exit 0 and report "Processed a total of N messages" on stderr, as Kafka's tool does.
@@ -22,6 +28,7 @@ import time
 from typing import Any, BinaryIO
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import TopicPartition
 
 from brook_broker.cli.client import Admin
@@ -41,6 +48,9 @@ def register(commands: Any) -> None:
         "--from-beginning",
         action="store_true",
         help="start at the earliest offset (same as --offset earliest)",
+    )
+    consume.add_argument(
+        "--group", metavar="GROUP", help="consume as a member of this consumer group, committing offsets"
     )
     consume.add_argument("--max-messages", type=int, metavar="N", help="exit after N records")
     consume.add_argument("--partition", type=int, metavar="P", help="read only partition P")
@@ -74,6 +84,11 @@ def run_consume(args: argparse.Namespace) -> int:
 
 def _start_position(args: argparse.Namespace) -> str | int:
     """``"earliest"``, ``"latest"`` or an offset; the same checks as kafka-console-consumer.sh."""
+    if args.group is not None and (args.partition is not None or (args.offset or "").isdigit()):
+        # The coordinator decides which partitions a member reads, and the group's offsets where.
+        raise CliError(
+            "--group cannot be combined with --partition or a numeric --offset", exit_code=EXIT_USAGE
+        )
     if args.offset is None:
         return "earliest" if args.from_beginning else "latest"
     if args.from_beginning:
@@ -101,9 +116,10 @@ async def _consume(args: argparse.Namespace, settings: ConnectionSettings) -> in
 
     consumer = AIOKafkaConsumer(
         **settings.aiokafka_options(),
-        group_id=None,
+        group_id=args.group,
         enable_auto_commit=False,
-        # Where a numeric --offset outside the log lands, as in Kafka's console consumer.
+        # Where a numeric --offset outside the log lands, as in Kafka's console consumer; in a
+        # group, where partitions without a committed offset start.
         auto_offset_reset="earliest" if args.start == "earliest" else "latest",
     )
     await consumer.start()
@@ -114,16 +130,10 @@ async def _consume(args: argparse.Namespace, settings: ConnectionSettings) -> in
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
     try:
-        consumer.assign(partitions)
-        if args.start == "earliest":
-            await consumer.seek_to_beginning(*partitions)
-        elif args.start == "latest":
-            await consumer.seek_to_end(*partitions)
+        if args.group is not None:
+            consumer.subscribe([args.topic])
         else:
-            consumer.seek(partitions[0], args.start)
-        # Resolve the positions now: with "latest", records produced from here on are read.
-        for partition in partitions:
-            await consumer.position(partition)
+            await _assign(consumer, partitions, args.start)
         last_record = time.monotonic()
         while not interrupted.is_set() and (args.max_messages is None or count < args.max_messages):
             wait_ms = POLL_MS
@@ -141,11 +151,33 @@ async def _consume(args: argparse.Namespace, settings: ConnectionSettings) -> in
             if not _write(out, b"".join(lines)):
                 break
             count += len(lines)
+            if args.group is not None:
+                await _commit(consumer)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await consumer.stop()
     print(f"Processed a total of {count} messages", file=sys.stderr)
     return EXIT_OK
+
+
+async def _assign(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], start: str | int) -> None:
+    consumer.assign(partitions)
+    if start == "earliest":
+        await consumer.seek_to_beginning(*partitions)
+    elif start == "latest":
+        await consumer.seek_to_end(*partitions)
+    else:
+        consumer.seek(partitions[0], int(start))
+    # Resolve the positions now: with "latest", records produced from here on are read.
+    for partition in partitions:
+        await consumer.position(partition)
+
+
+async def _commit(consumer: AIOKafkaConsumer) -> None:
+    """Commit the positions after what was just printed (at least once: print, then commit)."""
+    # A rebalance may have taken partitions away first; their new owner reads from the last commit.
+    with contextlib.suppress(CommitFailedError):
+        await consumer.commit()
 
 
 class MessageFormatter:

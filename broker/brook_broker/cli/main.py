@@ -1,9 +1,9 @@
 """Entry point of the `brook` command: parses the command line and runs one subcommand.
 
 Subcommands live in their own modules (`cli.broker`, `cli.topics`, `cli.produce`,
-`cli.consume`); each registers its parser here and returns an exit code. User mistakes
-(bad flags, bad configs, unreachable brokers) end with one line on stderr and a non-zero
-exit code, never a traceback.
+`cli.consume`, `cli.groups`); each registers its parser here and returns an exit code. User
+mistakes (bad flags, bad configs, unreachable brokers) end with one line on stderr and a
+non-zero exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from brook_broker.cli import broker, consume, errors, produce, topics
+from brook_broker.cli import broker, consume, errors, groups, produce, topics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.register(commands)
     produce.register(commands)
     consume.register(commands)
+    groups.register(commands)
     return parser
 
 
