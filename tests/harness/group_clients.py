@@ -50,6 +50,7 @@ class GroupMember:
         assignor: str = "range",
         session_ms: int = 10_000,
         max_records: int | None = None,
+        pause_after: int | None = None,
     ) -> None:
         self.client = client
         self.name = client_id
@@ -60,6 +61,8 @@ class GroupMember:
             args += ["--instance-id", instance_id]
         if max_records is not None:
             args += ["--max-records", str(max_records)]
+        if pause_after is not None:
+            args += ["--pause-after", str(pause_after)]
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(_TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
@@ -73,6 +76,7 @@ class GroupMember:
         self.assignments: list[list[int]] = []
         self.records: list[Consumed] = []
         self.closed = False
+        self.paused = False
         self._eof = False
         self._stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -90,6 +94,8 @@ class GroupMember:
                     self.assignments.append(event["partitions"])
                 elif event["event"] == "record":
                     self.records.append(Consumed(event["partition"], event["offset"], event["value"]))
+                elif event["event"] == "paused":
+                    self.paused = True
                 elif event["event"] == "closed":
                     self.closed = True
                 self._changed.notify_all()

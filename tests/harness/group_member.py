@@ -5,11 +5,14 @@ topic in a group and prints one JSON line per event on stdout:
 
     {"event": "assigned", "partitions": [0, 3]}        the member's whole assignment after a rebalance
     {"event": "record", "partition": 0, "offset": 7, "value": "..."}
+    {"event": "paused"}                                 after ``--pause-after N`` records (confluent only)
     {"event": "closed"}
 
 Each record is committed (synchronously, offset + 1) *before* its line is printed, so the
 printed records are exactly the committed ones. SIGTERM (or ``--max-records``) closes the
-consumer cleanly — a dynamic member sends LeaveGroup; SIGKILL is a crash. Driven by
+consumer cleanly — a dynamic member sends LeaveGroup; SIGKILL is a crash. ``--pause-after N``
+stops polling after N records but stays in the group (librdkafka heartbeats on its own thread)
+until SIGTERM: a member that holds partitions and has lag, for the tools to describe. Driven by
 `harness.group_clients.GroupMember`.
 """
 
@@ -22,6 +25,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 _stopping = False
@@ -82,6 +86,11 @@ def run_confluent(args: argparse.Namespace) -> None:
     consumer.subscribe([args.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
     count = 0
     while not _done(args, count):
+        if args.pause_after is not None and count >= args.pause_after:
+            _emit("paused")
+            while not _stopping:  # a member until SIGTERM, well within max.poll.interval.ms
+                time.sleep(0.05)
+            break
         message = consumer.poll(0.2)
         if message is None or message.error() is not None:
             continue
@@ -192,6 +201,7 @@ def main() -> int:
     parser.add_argument("--assignor", default="range")
     parser.add_argument("--session-ms", type=int, default=10_000)
     parser.add_argument("--max-records", type=int)
+    parser.add_argument("--pause-after", type=int)
     args = parser.parse_args()
     if level := os.environ.get("GROUP_MEMBER_LOG"):
         # The client library's own log on stderr, for diagnosing a member (e.g. GROUP_MEMBER_LOG=DEBUG).
