@@ -16,6 +16,7 @@ from brook_broker.apis import (  # noqa: F401 - importing registers the handlers
     api_versions,
     cluster,
     configs,
+    consumer_groups,
     delete_records,
     fetch,
     groups,

@@ -66,6 +66,13 @@ class GroupConfig:
     classic_group_max_size: int = 2**31 - 1
     #: Kafka's fixed 5 minutes for a new member's parked JoinGroup (it cannot heartbeat yet).
     classic_group_new_member_join_timeout_ms: int = 5 * 60 * 1000
+    #: group.coordinator.rebalance.protocols: ConsumerGroupHeartbeat needs "consumer" in it.
+    rebalance_protocols: tuple[str, ...] = ("classic", "consumer")
+    consumer_group_session_timeout_ms: int = 45_000
+    consumer_group_heartbeat_interval_ms: int = 5000
+    consumer_group_max_size: int = 2**31 - 1
+    #: group.consumer.assignors: the first is the default (Kafka's ``uniform``).
+    consumer_group_assignors: tuple[str, ...] = ("uniform", "range")
 
     @classmethod
     def from_broker(cls, config: BrokerConfig) -> GroupConfig:
@@ -81,6 +88,11 @@ class GroupConfig:
             classic_group_min_session_timeout_ms=config.group_min_session_timeout_ms,
             classic_group_max_session_timeout_ms=config.group_max_session_timeout_ms,
             classic_group_max_size=config.group_max_size,
+            rebalance_protocols=tuple(config.group_coordinator_rebalance_protocols),
+            consumer_group_session_timeout_ms=config.group_consumer_session_timeout_ms,
+            consumer_group_heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+            consumer_group_max_size=config.group_consumer_max_size,
+            consumer_group_assignors=tuple(config.group_consumer_assignors),
         )
 
 

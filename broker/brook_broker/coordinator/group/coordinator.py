@@ -6,8 +6,9 @@ and run there by the runtime it extends (`runtime.CoordinatorRuntime`: loading, 
 path, timers). JoinGroup and SyncGroup park until the state machine answers them through a
 callback; everything else answers from the operation's result.
 
-KIP-848's ConsumerGroupHeartbeat/ConsumerGroupDescribe belong here next to the classic
-operations, run against the same shards.
+KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe run against the same shards: a
+heartbeat is validated first (INVALID_REQUEST before any group is looked at, as Kafka's
+service does), then written like any operation; its response waits for its records.
 
 Built by `server.broker.BrokerServer`.
 """
@@ -17,6 +18,14 @@ from __future__ import annotations
 import asyncio
 
 from brook_broker.coordinator.group.common import CoordinatorResult, append_error_to_response_error
+from brook_broker.coordinator.group.consumer.assignors import assignor_name
+from brook_broker.coordinator.group.consumer.messages import (
+    ConsumerGroupHeartbeatRequest,
+    DescribedConsumerGroup,
+)
+from brook_broker.coordinator.group.consumer.messages import (
+    ConsumerGroupHeartbeatResponse as HeartbeatResponse,
+)
 from brook_broker.coordinator.group.group import ListedGroup
 from brook_broker.coordinator.group.messages import (
     DescribedGroup,
@@ -87,6 +96,38 @@ class GroupCoordinator(CoordinatorRuntime):
             return LeaveGroupResponse(exc.error_code)
         assert result.response is not None
         return result.response
+
+    # --- KIP-848 consumer group protocol --------------------------------------------------
+
+    async def consumer_group_heartbeat(self, request: ConsumerGroupHeartbeatRequest) -> HeartbeatResponse:
+        if "consumer" not in self.config.rebalance_protocols:
+            # Kafka answers so when group.coordinator.rebalance.protocols leaves "consumer" out.
+            return HeartbeatResponse(error=ErrorCode.unsupported_version)
+        try:
+            request.validate(assignors=self._assignor_names())
+            result, error = await self._write(
+                request.group_id, lambda shard: shard.consumer.heartbeat(request)
+            )
+        except BrokerError as exc:
+            return HeartbeatResponse(error=exc.error_code, error_message=_message(exc))
+        if error != ErrorCode.none:
+            return HeartbeatResponse(error=append_error_to_response_error(error))
+        assert result.response is not None
+        return result.response
+
+    def consumer_group_describe(self, group_id: str) -> DescribedConsumerGroup:
+        if not group_id:
+            return DescribedConsumerGroup(group_id=group_id, error=ErrorCode.invalid_group_id)
+        try:
+            slot = self._slot_for(group_id)
+        except BrokerError as exc:
+            return DescribedConsumerGroup(
+                group_id=group_id, error=exc.error_code, error_message=_message(exc)
+            )
+        return slot.shard.consumer.describe(group_id)
+
+    def _assignor_names(self) -> list[str]:
+        return [assignor_name(name) for name in self.config.consumer_group_assignors]
 
     # --- admin ----------------------------------------------------------------------------
 
@@ -179,3 +220,9 @@ class GroupCoordinator(CoordinatorRuntime):
         if error != ErrorCode.none:
             return append_error_to_response_error(error), []
         return ErrorCode.none, result.response
+
+
+def _message(exc: BrokerError) -> str | None:
+    """The error message Kafka puts next to a code: the exception's, unless it is just the code's name."""
+    text = str(exc)
+    return None if text == exc.error_code.name.upper() else text

@@ -6,15 +6,17 @@ the schema version of that type (Kafka's ``group-coordinator/.../common/message/
 
     key 0, 1  OffsetCommitKey    group, topic, partition     value OffsetCommitValue 0-4
     key 2     GroupMetadataKey   group                       value GroupMetadataValue 0-4
-    key 3+    KIP-848 / share / streams group records        (decoded as `UnknownKey`)
+    key 3-8, 16  KIP-848 consumer-group records              (`consumer_records`)
+    key 9+    share / streams group records                  (decoded as `UnknownKey`)
 
 Brook writes what Kafka 4.0 (the ``metadata.version`` Brook advertises) writes: OffsetCommitKey
 version 1 with OffsetCommitValue version 3 (version 1 when the commit carries an expire
 timestamp) and GroupMetadataValue version 3. Version 4 of both values is the first flexible
 version (compact strings, tagged fields); Kafka 4.1+ writes OffsetCommitValue v4 with the
 topic id as tagged field 0, which is read (and written back byte for byte) here. Unknown
-keys decode to `UnknownKey` so a loader can skip record types it does not know yet (the
-KIP-848 records land here until the consumer-group code reads them).
+keys decode to `UnknownKey` so a loader can skip record types it does not know (share and
+streams groups). The KIP-848 record types live in `consumer_records`; this module's
+`encode_key`/`decode_key` and friends dispatch to it, so callers see one record format.
 
 Used by the shard (to build records), the loader (to replay them) and tests (against bytes
 written by Apache Kafka). Pure: no I/O.
@@ -23,10 +25,12 @@ written by Apache Kafka). Pure: no I/O.
 from __future__ import annotations
 
 import dataclasses
-import struct
 import uuid
 from typing import TypeAlias
 
+from brook_broker.coordinator.group import consumer_records
+from brook_broker.coordinator.group.consumer_records import ConsumerGroupKey, ConsumerGroupValue
+from brook_broker.coordinator.group.record_codec import Reader, Writer
 from brook_broker.protocol.errors import CorruptRecordError
 
 OFFSET_COMMIT_KEY_VERSION = 1
@@ -61,7 +65,7 @@ class UnknownKey:
     data: bytes
 
 
-RecordKey: TypeAlias = OffsetCommitKey | GroupMetadataKey | UnknownKey
+RecordKey: TypeAlias = OffsetCommitKey | GroupMetadataKey | ConsumerGroupKey | UnknownKey
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ class GroupMetadataValue:
     current_state_timestamp: int = -1
 
 
-RecordValue: TypeAlias = OffsetCommitValue | GroupMetadataValue
+RecordValue: TypeAlias = OffsetCommitValue | GroupMetadataValue | ConsumerGroupValue
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,69 +116,10 @@ class CoordinatorRecord:
 # --- encoding -----------------------------------------------------------------------------
 
 
-class _Writer:
-    """Big-endian fields; ``flexible`` switches strings, bytes and arrays to their compact forms."""
-
-    def __init__(self) -> None:
-        self.flexible = False
-        self.parts: list[bytes] = []
-
-    def int16(self, value: int) -> None:
-        self.parts.append(struct.pack(">h", value))
-
-    def int32(self, value: int) -> None:
-        self.parts.append(struct.pack(">i", value))
-
-    def int64(self, value: int) -> None:
-        self.parts.append(struct.pack(">q", value))
-
-    def uvarint(self, value: int) -> None:
-        out = bytearray()
-        while value > 0x7F:
-            out.append((value & 0x7F) | 0x80)
-            value >>= 7
-        out.append(value)
-        self.parts.append(bytes(out))
-
-    def string(self, value: str | None) -> None:
-        raw = None if value is None else value.encode()
-        if self.flexible:
-            self.uvarint(0 if raw is None else len(raw) + 1)
-        else:
-            # Non-flexible strings carry an int16 length (bytes an int32 one).
-            self.int16(-1 if raw is None else len(raw))
-        if raw is not None:
-            self.parts.append(raw)
-
-    def bytes_(self, value: bytes) -> None:
-        if self.flexible:
-            self.uvarint(len(value) + 1)
-        else:
-            self.int32(len(value))
-        self.parts.append(value)
-
-    def array_length(self, size: int) -> None:
-        if self.flexible:
-            self.uvarint(size + 1)
-        else:
-            self.int32(size)
-
-    def tagged_fields(self, fields: dict[int, bytes] | None = None) -> None:
-        if not self.flexible:
-            return
-        fields = fields or {}
-        self.uvarint(len(fields))
-        for tag in sorted(fields):
-            self.uvarint(tag)
-            self.uvarint(len(fields[tag]))
-            self.parts.append(fields[tag])
-
-    def getvalue(self) -> bytes:
-        return b"".join(self.parts)
-
-
 def encode_key(key: RecordKey) -> bytes:
-    writer = _Writer()
+    if not isinstance(key, OffsetCommitKey | GroupMetadataKey | UnknownKey):
+        return consumer_records.encode_key(key)
+    writer = Writer()
     match key:
         case OffsetCommitKey():
             writer.int16(OFFSET_COMMIT_KEY_VERSION)
@@ -197,7 +142,9 @@ def encode_value(value: RecordValue | None, *, version: int | None = None) -> by
     """
     if value is None:
         return None
-    writer = _Writer()
+    if isinstance(value, consumer_records.VALUE_TYPES):
+        return consumer_records.encode_value(value)
+    writer = Writer()
     if isinstance(value, OffsetCommitValue):
         if version is None:
             expiring = value.expire_timestamp >= 0
@@ -208,7 +155,7 @@ def encode_value(value: RecordValue | None, *, version: int | None = None) -> by
     return writer.getvalue()
 
 
-def _write_offset_commit(writer: _Writer, value: OffsetCommitValue, version: int) -> None:
+def _write_offset_commit(writer: Writer, value: OffsetCommitValue, version: int) -> None:
     writer.int16(version)
     writer.flexible = version >= _FIRST_FLEXIBLE_VERSION
     writer.int64(value.offset)
@@ -222,7 +169,7 @@ def _write_offset_commit(writer: _Writer, value: OffsetCommitValue, version: int
     writer.tagged_fields({_TOPIC_ID_TAG: value.topic_id.bytes} if has_topic_id and value.topic_id else None)
 
 
-def _write_group_metadata(writer: _Writer, value: GroupMetadataValue, version: int) -> None:
+def _write_group_metadata(writer: Writer, value: GroupMetadataValue, version: int) -> None:
     writer.int16(version)
     writer.flexible = version >= _FIRST_FLEXIBLE_VERSION
     writer.string(value.protocol_type)
@@ -250,84 +197,15 @@ def _write_group_metadata(writer: _Writer, value: GroupMetadataValue, version: i
 # --- decoding -----------------------------------------------------------------------------
 
 
-class _Reader:
-    def __init__(self, data: bytes, *, flexible: bool = False) -> None:
-        self.data = data
-        self.position = 0
-        self.flexible = flexible
-
-    def _take(self, size: int) -> bytes:
-        end = self.position + size
-        if size < 0 or end > len(self.data):
-            raise CorruptRecordError("coordinator record is truncated")
-        chunk = self.data[self.position : end]
-        self.position = end
-        return chunk
-
-    def int16(self) -> int:
-        value: int = struct.unpack(">h", self._take(2))[0]
-        return value
-
-    def int32(self) -> int:
-        value: int = struct.unpack(">i", self._take(4))[0]
-        return value
-
-    def int64(self) -> int:
-        value: int = struct.unpack(">q", self._take(8))[0]
-        return value
-
-    def uvarint(self) -> int:
-        value = shift = 0
-        while True:
-            byte = self._take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-            shift += 7
-            if shift > 28:
-                raise CorruptRecordError("coordinator record has a varint that is too long")
-
-    def nullable_string(self) -> str | None:
-        size = self.uvarint() - 1 if self.flexible else self.int16()
-        if size < 0:
-            return None
-        try:
-            return self._take(size).decode()
-        except UnicodeDecodeError:
-            raise CorruptRecordError("coordinator record has a string that is not UTF-8") from None
-
-    def string(self) -> str:
-        value = self.nullable_string()
-        if value is None:
-            raise CorruptRecordError("coordinator record has a null where a string is required")
-        return value
-
-    def bytes_(self) -> bytes:
-        size = self.uvarint() - 1 if self.flexible else self.int32()
-        return b"" if size < 0 else self._take(size)
-
-    def array_length(self) -> int:
-        size = self.uvarint() - 1 if self.flexible else self.int32()
-        return max(size, 0)
-
-    def tagged_fields(self) -> dict[int, bytes]:
-        """The tagged fields at this point (empty for non-flexible versions)."""
-        if not self.flexible:
-            return {}
-        fields = {}
-        for _ in range(self.uvarint()):
-            tag = self.uvarint()
-            fields[tag] = self._take(self.uvarint())
-        return fields
-
-
 def decode_key(data: bytes) -> RecordKey:
-    reader = _Reader(data)
+    reader = Reader(data)
     version = reader.int16()
     if version in (0, 1):
         return OffsetCommitKey(group=reader.string(), topic=reader.string(), partition=reader.int32())
     if version == GROUP_METADATA_KEY_VERSION:
         return GroupMetadataKey(group=reader.string())
+    if version in consumer_records.KEY_TYPES:
+        return consumer_records.decode_key(version, reader)
     return UnknownKey(version=version, data=data[2:])
 
 
@@ -335,7 +213,9 @@ def decode_value(key: RecordKey, data: bytes | None) -> RecordValue | None:
     """The value of a record with ``key``; ``None`` for a tombstone. Unknown keys have no value."""
     if data is None or isinstance(key, UnknownKey):
         return None
-    reader = _Reader(data)
+    if not isinstance(key, OffsetCommitKey | GroupMetadataKey):
+        return consumer_records.decode_value(key, data)
+    reader = Reader(data)
     version = reader.int16()
     if not 0 <= version <= _MAX_VALUE_VERSION:
         raise CorruptRecordError(f"unknown {type(key).__name__} value version {version}")
@@ -345,7 +225,7 @@ def decode_value(key: RecordKey, data: bytes | None) -> RecordValue | None:
     return _decode_group_metadata(reader, version)
 
 
-def _decode_offset_commit(reader: _Reader, version: int) -> OffsetCommitValue:
+def _decode_offset_commit(reader: Reader, version: int) -> OffsetCommitValue:
     offset = reader.int64()
     leader_epoch = reader.int32() if version >= 3 else -1
     metadata = reader.string()
@@ -364,7 +244,7 @@ def _decode_offset_commit(reader: _Reader, version: int) -> OffsetCommitValue:
     )
 
 
-def _decode_group_metadata(reader: _Reader, version: int) -> GroupMetadataValue:
+def _decode_group_metadata(reader: Reader, version: int) -> GroupMetadataValue:
     protocol_type = reader.string()
     generation = reader.int32()
     protocol = reader.nullable_string()

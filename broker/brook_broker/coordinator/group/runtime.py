@@ -131,7 +131,7 @@ class CoordinatorRuntime:
         tp = TopicPartition(OFFSETS_TOPIC, partition_id)
         timer = EventLoopTimer(lambda operation: self._run_timer_operation(partition_id, timer, operation))
         shard = GroupCoordinatorShard(
-            partition=partition_id, config=self.config, timer=timer, time_ms=self._time_ms
+            partition=partition_id, config=self.config, timer=timer, time_ms=self._time_ms, image=self._image
         )
         slot = self._slots[partition_id] = Slot(tp, shard, timer)
         log = self._replica_manager.get_partition(tp).log

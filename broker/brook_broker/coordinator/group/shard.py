@@ -3,11 +3,11 @@
 Kafka's ``GroupCoordinatorShard``: one state machine per offsets-topic partition, changed by
 operations (which return records to append) and by replaying records (live commits, and
 every record of the partition when it is loaded). It routes each operation to the manager
-that owns it — `classic.manager.ClassicGroupManager` for membership, `offsets.OffsetManager`
-for offsets — and implements the operations that span both (DeleteGroups, expiration).
-
-A KIP-848 ``ConsumerGroupManager`` plugs in here next to the classic one, sharing `groups`
-(one namespace of group ids) and `offsets`; `replay` is where its record types go.
+that owns it — `classic.manager.ClassicGroupManager` for classic membership,
+`consumer.manager.ConsumerGroupManager` for KIP-848 consumer groups, `offsets.OffsetManager`
+for offsets — and implements the operations that span them (DeleteGroups, expiration). The
+group managers share `groups` (one namespace of group ids) and `offsets`. Server-side
+assignment needs topic ids and partition counts, so the shard holds the metadata image.
 
 Driven by `coordinator.GroupCoordinator`, which serialises operations per shard (the event
 loop is the single thread Kafka gives each shard) and appends the records.
@@ -21,6 +21,8 @@ from collections.abc import Callable
 from brook_broker.coordinator.group.classic.group import ClassicGroup
 from brook_broker.coordinator.group.classic.manager import ClassicGroupManager
 from brook_broker.coordinator.group.common import CoordinatorResult, GroupConfig, Timer
+from brook_broker.coordinator.group.consumer.manager import ConsumerGroupManager
+from brook_broker.coordinator.group.consumer_records import ConsumerGroupValue
 from brook_broker.coordinator.group.group import Group, ListedGroup
 from brook_broker.coordinator.group.messages import DescribedGroup
 from brook_broker.coordinator.group.offsets import OffsetManager
@@ -33,6 +35,7 @@ from brook_broker.coordinator.group.records import (
     UnknownKey,
 )
 from brook_broker.coordinator.group.store import GroupStore
+from brook_broker.metadata.image import MetadataImage
 from brook_broker.protocol.errors import BrokerError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,13 @@ EXPIRATION_KEY = "expire-group-metadata"
 
 class GroupCoordinatorShard:
     def __init__(
-        self, *, partition: int, config: GroupConfig, timer: Timer, time_ms: Callable[[], int]
+        self,
+        *,
+        partition: int,
+        config: GroupConfig,
+        timer: Timer,
+        time_ms: Callable[[], int],
+        image: MetadataImage | None = None,
     ) -> None:
         self.partition = partition
         self.config = config
@@ -50,6 +59,9 @@ class GroupCoordinatorShard:
         self.time_ms = time_ms
         self.groups = GroupStore(time_ms=time_ms)
         self.classic = ClassicGroupManager(groups=self.groups, timer=timer, config=config, time_ms=time_ms)
+        self.consumer = ConsumerGroupManager(
+            groups=self.groups, timer=timer, config=config, time_ms=time_ms, image=image or MetadataImage()
+        )
         self.offsets = OffsetManager(
             groups=self.groups, config=config, time_ms=time_ms, on_member_commit=self._on_member_commit
         )
@@ -70,21 +82,26 @@ class GroupCoordinatorShard:
             case GroupMetadataKey():
                 assert value is None or isinstance(value, GroupMetadataValue)
                 self.classic.replay_group_metadata(key.group, value)
-            case UnknownKey(version=version) if version not in self._skipped_record_types:
-                # KIP-848/share/streams records (types 3+) written by a newer coordinator.
-                self._skipped_record_types.add(version)
-                logger.warning(
-                    "__consumer_offsets-%d: skipping records of type %d (not handled by this coordinator)",
-                    self.partition,
-                    version,
-                )
+            case UnknownKey(version=version):
+                if version not in self._skipped_record_types:
+                    # Share and streams group records (types 9+) written by a newer coordinator.
+                    self._skipped_record_types.add(version)
+                    logger.warning(
+                        "__consumer_offsets-%d: skipping records of type %d (not handled here)",
+                        self.partition,
+                        version,
+                    )
+            case _:
+                self.consumer.replay(key, _consumer_value(value))
 
     def on_loaded(self) -> list[CoordinatorResult[None]]:
         self.schedule_expiration()
+        self.consumer.on_loaded()
         return self.classic.on_loaded()
 
     def on_unloaded(self) -> None:
         self.classic.on_unloaded()
+        self.consumer.on_unloaded()
         self.timer.cancel(EXPIRATION_KEY)
 
     # --- operations spanning groups and offsets ---------------------------------------------
@@ -145,3 +162,8 @@ class GroupCoordinatorShard:
 
     def delete_offsets_of_topics(self, topics: set[str]) -> CoordinatorResult[None]:
         return CoordinatorResult(records=self.offsets.tombstones_for_deleted_topics(topics))
+
+
+def _consumer_value(value: object) -> ConsumerGroupValue | None:
+    assert value is None or not isinstance(value, OffsetCommitValue | GroupMetadataValue)
+    return value  # type: ignore[return-value]

@@ -234,6 +234,13 @@ class ClassicGroupManager(ClassicJoin):
         group = self._classic(group_id)
         if group is None:
             if group_id in self.groups:  # another type: Kafka describes only classic groups here
+                if api_version >= 6:
+                    return DescribedGroup(
+                        group_id=group_id,
+                        error=ErrorCode.group_id_not_found,
+                        error_message=f"Group {group_id} is not a classic group.",
+                        state=_DEAD.value,
+                    )
                 return DescribedGroup(group_id=group_id, state=_DEAD.value)
             if api_version >= 6:
                 # KIP-1043: v6 reports a missing group as an error instead of a Dead group.
@@ -260,10 +267,10 @@ class ClassicGroupManager(ClassicJoin):
         """Rebuild (or, for a tombstone, drop) a group from its latest GroupMetadata record."""
         if value is None:
             group = self._classic(group_id)
-            if group is not None:
+            if group is not None:  # the id may name a consumer group by now: leave that alone
                 self._cancel_timers(group)
                 group.state = _DEAD
-            self.groups.remove(group_id)
+                self.groups.remove(group_id)
             return
         group = ClassicGroup(
             group_id,
