@@ -41,7 +41,7 @@ from brook_broker.protocol.errors import ErrorCode
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
 #: The operations DescribeGroups reports when asked (no authorizer: all of a group's).
-_GROUP_OPERATIONS = (3, 6, 8)  # READ, DELETE, DESCRIBE
+_GROUP_OPERATIONS = (3, 6, 8, 10, 11)  # READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS
 GROUP_AUTHORIZED_OPERATIONS = sum(1 << op for op in _GROUP_OPERATIONS)
 OPERATIONS_NOT_REQUESTED = -(2**31)
 #: Kafka's default texts for the errors FindCoordinator v0-v3 report with a message.
