@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from brook_broker.log.manager import LogManager
 from brook_broker.log.unified_log import UnifiedLog
 from brook_broker.protocol.record_reader import Record, build_batch, iter_records
 from brook_broker.protocol.records import (
@@ -24,6 +25,8 @@ from brook_broker.protocol.types import TopicPartition
 
 #: The ``open_log`` fixture: ``open_log(config=None, **UnifiedLog.load kwargs)``.
 OpenLog = Callable[..., UnifiedLog]
+#: The ``new_log_manager`` fixture: ``new_log_manager(dirs, **LogManager kwargs)``.
+NewLogManager = Callable[..., LogManager]
 
 TP = TopicPartition("events", 0)
 #: Timestamps in tests sit near this wall-clock time (2024-01-01), and the fake clock starts here.

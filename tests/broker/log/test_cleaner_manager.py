@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cleaner_testkit import DAY_MS, compact_config, cycling_batches, produce, run_in_cleaning
-from log_testkit import T0, FakeClock, latest_per_key, read_records
+from log_testkit import T0, FakeClock, NewLogManager, latest_per_key, read_records
 
 from brook_broker.config.log_config import LogConfig
 from brook_broker.log import checkpoint
@@ -19,26 +21,25 @@ STATE = TopicPartition("state", 0)
 EVENTS = TopicPartition("events", 0)
 
 
-def log_manager(directory: Path, clock: FakeClock, **kwargs: object) -> LogManager:
+@pytest.fixture
+def log_manager(new_log_manager: NewLogManager) -> NewLogManager:
+    """``log_manager(directory, **kwargs)``: a started LogManager with a compacted ``state`` topic."""
     configs = {"state": compact_config(), "events": LogConfig(segment_bytes=1024)}
-    manager = LogManager(
-        [directory],
-        node_id=1,
-        cluster_id="c1",
-        time=clock,
-        config_for_topic=lambda topic: configs[topic],
-        **kwargs,  # type: ignore[arg-type]
-    )
-    manager.startup()
-    return manager
+
+    def factory(directory: Path, **kwargs: Any) -> LogManager:
+        manager = new_log_manager([directory], config_for_topic=lambda topic: configs[topic], **kwargs)
+        manager.startup()
+        return manager
+
+    return factory
 
 
 def checkpointed(directory: Path) -> dict[TopicPartition, int]:
     return checkpoint.read_offset_checkpoint(directory / CLEANER_OFFSET_CHECKPOINT)
 
 
-def test_clean_logs_compacts_only_compacted_topics(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_clean_logs_compacts_only_compacted_topics(tmp_path: Path, log_manager: NewLogManager) -> None:
+    manager = log_manager(tmp_path)
     state = manager.get_or_create_log(STATE, topic_id=None)
     events = manager.get_or_create_log(EVENTS, topic_id=None)
     written = produce(state, cycling_batches(40, keys=4))
@@ -56,15 +57,15 @@ def test_clean_logs_compacts_only_compacted_topics(tmp_path: Path, clock: FakeCl
     assert checkpointed(tmp_path) == {STATE: state.log_end_offset}
 
 
-def test_the_cleaner_checkpoint_survives_a_restart(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_the_cleaner_checkpoint_survives_a_restart(tmp_path: Path, log_manager: NewLogManager) -> None:
+    manager = log_manager(tmp_path)
     state = manager.get_or_create_log(STATE, topic_id=None)
     produce(state, cycling_batches(40, keys=4))
     state.roll()
     assert manager.clean_logs() is not None
     end = state.log_end_offset
     manager.shutdown()
-    restarted = log_manager(tmp_path, clock)
+    restarted = log_manager(tmp_path)
     state = restarted.get_or_create_log(STATE, topic_id=None)
     state.update_high_watermark(state.log_end_offset)
     assert restarted.clean_logs() is None  # everything up to ``end`` is known to be clean
@@ -76,9 +77,9 @@ def test_the_cleaner_checkpoint_survives_a_restart(tmp_path: Path, clock: FakeCl
 
 
 def test_a_truncation_below_the_checkpoint_makes_that_data_dirty_again(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, log_manager: NewLogManager
 ) -> None:
-    manager = log_manager(tmp_path, clock)
+    manager = log_manager(tmp_path)
     state = manager.get_or_create_log(STATE, topic_id=None)
     produce(state, cycling_batches(40, keys=4))
     state.roll()
@@ -98,8 +99,10 @@ def test_a_truncation_below_the_checkpoint_makes_that_data_dirty_again(
     assert latest_per_key(read_records(state)) == latest_per_key(written)
 
 
-def test_compact_delete_topics_are_compacted_and_expire(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_compact_delete_topics_are_compacted_and_expire(
+    tmp_path: Path, clock: FakeClock, log_manager: NewLogManager
+) -> None:
+    manager = log_manager(tmp_path)
     config = compact_config(cleanup_policy="compact,delete", retention_ms=DAY_MS)
     state = manager.get_or_create_log(STATE, topic_id=None, config=config)
     produce(state, cycling_batches(40, keys=4), timestamp=clock())
@@ -111,8 +114,10 @@ def test_compact_delete_topics_are_compacted_and_expire(tmp_path: Path, clock: F
     assert read_records(state) == []
 
 
-def test_retention_waits_while_a_log_is_being_cleaned(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_retention_waits_while_a_log_is_being_cleaned(
+    tmp_path: Path, clock: FakeClock, log_manager: NewLogManager
+) -> None:
+    manager = log_manager(tmp_path)
     config = compact_config(cleanup_policy="compact,delete", retention_ms=1000)
     state = manager.get_or_create_log(STATE, topic_id=None, config=config)
     produce(state, cycling_batches(40, keys=4), timestamp=clock())
@@ -127,8 +132,8 @@ def test_retention_waits_while_a_log_is_being_cleaned(tmp_path: Path, clock: Fak
     assert manager.cleanup_logs() > 0
 
 
-def test_a_disabled_cleaner_never_runs(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock, cleaner_config=CleanerConfig(enable_cleaner=False))
+def test_a_disabled_cleaner_never_runs(tmp_path: Path, log_manager: NewLogManager) -> None:
+    manager = log_manager(tmp_path, cleaner_config=CleanerConfig(enable_cleaner=False))
     state = manager.get_or_create_log(STATE, topic_id=None)
     produce(state, cycling_batches(40, keys=4))
     state.roll()
@@ -137,8 +142,8 @@ def test_a_disabled_cleaner_never_runs(tmp_path: Path, clock: FakeClock) -> None
     assert len(read_records(state)) == 120
 
 
-def test_after_shutdown_the_cleaner_does_nothing(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_after_shutdown_the_cleaner_does_nothing(tmp_path: Path, log_manager: NewLogManager) -> None:
+    manager = log_manager(tmp_path)
     state = manager.get_or_create_log(STATE, topic_id=None)
     produce(state, cycling_batches(40, keys=4))
     state.roll()
@@ -148,8 +153,10 @@ def test_after_shutdown_the_cleaner_does_nothing(tmp_path: Path, clock: FakeCloc
     manager.shutdown()
 
 
-def test_deleting_a_log_stops_its_cleaning(tmp_path: Path, clock: FakeClock) -> None:
-    manager = log_manager(tmp_path, clock)
+def test_deleting_a_log_stops_its_cleaning(
+    tmp_path: Path, clock: FakeClock, log_manager: NewLogManager
+) -> None:
+    manager = log_manager(tmp_path)
     state = manager.get_or_create_log(STATE, topic_id=None)
     produce(state, cycling_batches(40, keys=4))
     state.roll()

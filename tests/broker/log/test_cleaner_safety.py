@@ -32,10 +32,10 @@ class SimulatedCrash(BaseException):
     """Stands for the process dying: nothing after it runs, the files stay as they are."""
 
 
-def load(directory: Path, config: LogConfig, clock: FakeClock, *, clean_shutdown: bool = False) -> UnifiedLog:
-    log = UnifiedLog.load(
-        dir=directory, topic_partition=TP, config=config, time=clock, clean_shutdown=clean_shutdown
-    )
+def load(
+    open_log: OpenLog, directory: Path, config: LogConfig, *, clean_shutdown: bool = False
+) -> UnifiedLog:
+    log = open_log(config, dir=directory, clean_shutdown=clean_shutdown)
     log.update_high_watermark(log.log_end_offset)  # as the replica manager would
     return log
 
@@ -56,10 +56,10 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith((CLEANED_SUFFIX, SWAP_SUFFIX)))
 
 
-def build_compactable_log(directory: Path, clock: FakeClock) -> tuple[UnifiedLog, list[Record]]:
+def build_compactable_log(open_log: OpenLog, directory: Path) -> tuple[UnifiedLog, list[Record]]:
     """Five segments of heavy duplication, cleaned in two groups (three and two segments)."""
     config = compact_config(segment_bytes=2048, index_interval_bytes=256)
-    log = load(directory, config, clock, clean_shutdown=True)
+    log = load(open_log, directory, config, clean_shutdown=True)
     written = produce(log, cycling_batches(90, keys=6))
     log.roll()
     assert log.num_segments == 6  # five full ones and the empty active segment
@@ -69,7 +69,7 @@ def build_compactable_log(directory: Path, clock: FakeClock) -> tuple[UnifiedLog
 
 
 def test_a_crash_at_any_step_of_the_swap_loses_and_duplicates_nothing(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, open_log: OpenLog, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_rename = os.rename
     renames: list[str] = []
@@ -79,7 +79,7 @@ def test_a_crash_at_any_step_of_the_swap_loses_and_duplicates_nothing(
         real_rename(src, dst)
 
     # A run without a crash counts the renames the swaps make (.cleaned->.swap, old->.deleted, .swap->).
-    log, _ = build_compactable_log(tmp_path / "count" / str(TP), clock)
+    log, _ = build_compactable_log(open_log, tmp_path / "count" / str(TP))
     monkeypatch.setattr(os, "rename", counting_rename)
     assert make_cleaner(log, clock).clean_one() is not None
     monkeypatch.setattr(os, "rename", real_rename)
@@ -87,7 +87,8 @@ def test_a_crash_at_any_step_of_the_swap_loses_and_duplicates_nothing(
     seen_states = set()
     for crash_at in range(len(renames)):
         directory = tmp_path / f"crash{crash_at}" / str(TP)
-        log, written = build_compactable_log(directory, clock)
+        log, written = build_compactable_log(open_log, directory)
+        sources = list(log.local_log.segments)
         calls = 0
 
         def crashing_rename(src: Any, dst: Any, crash_at: int = crash_at) -> None:
@@ -101,9 +102,12 @@ def test_a_crash_at_any_step_of_the_swap_loses_and_duplicates_nothing(
         with pytest.raises(SimulatedCrash):
             make_cleaner(log, clock).clean_one()
         monkeypatch.setattr(os, "rename", real_rename)
+        # The OS closes a dead process's descriptors; a half-done swap may no longer list a source.
+        for segment in sources:
+            segment.close_handlers()
         files = leftovers(directory)
         seen_states.add(tuple(sorted({name.rsplit(".", 1)[-1] for name in files})))
-        reloaded = load(directory, log.config, clock)
+        reloaded = load(open_log, directory, log.config)
         assert leftovers(directory) == []
         assert_consistent(reloaded, written)
         # The recovered log cleans as usual.
@@ -117,10 +121,10 @@ def test_a_crash_at_any_step_of_the_swap_loses_and_duplicates_nothing(
 
 
 def test_a_crash_while_writing_the_cleaned_segment_rolls_back(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, open_log: OpenLog, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     directory = tmp_path / str(TP)
-    log, written = build_compactable_log(directory, clock)
+    log, written = build_compactable_log(open_log, directory)
     cleaner = make_cleaner(log, clock)
     copied = 0
 
@@ -132,11 +136,12 @@ def test_a_crash_while_writing_the_cleaned_segment_rolls_back(
             raise SimulatedCrash
 
     monkeypatch.setattr(cleaner._cleaner, "_check_done", check_done)
-    monkeypatch.setattr(cleaner_module, "discard", lambda segment: None)  # a dead process cleans nothing up
+    # A dead process cleans nothing up (its descriptors close with it).
+    monkeypatch.setattr(cleaner_module, "discard", lambda segment: segment.close_handlers())
     with pytest.raises(SimulatedCrash):
         cleaner.clean_one()
     assert any(name.endswith(".log" + CLEANED_SUFFIX) for name in leftovers(directory))
-    reloaded = load(directory, log.config, clock)
+    reloaded = load(open_log, directory, log.config)
     assert leftovers(directory) == []
     assert read_records(reloaded) == read_records(log)  # rolled back to the original
     assert_consistent(reloaded, written)
@@ -211,7 +216,7 @@ def test_appends_during_cleaning_stay_consistent(open_log: OpenLog, clock: FakeC
     assert_consistent(log, written)
     log.flush()
     log.close()
-    assert_consistent(load(log.dir, log.config, clock, clean_shutdown=True), written)
+    assert_consistent(load(open_log, log.dir, log.config, clean_shutdown=True), written)
 
 
 def test_producer_state_and_deduplication_survive_compaction_and_reopen(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-from log_testkit import FakeClock, make_batch
+from log_testkit import FakeClock, NewLogManager, make_batch
 
 from brook_broker.config.log_config import LogConfig
 from brook_broker.log import checkpoint
@@ -20,9 +21,15 @@ A1 = TopicPartition("alpha", 1)
 B0 = TopicPartition("beta-v2", 0)
 
 
-def manager(dirs: list[Path], clock: FakeClock, **kwargs: object) -> LogManager:
-    kwargs.setdefault("default_config", LogConfig(file_delete_delay_ms=1000))
-    return LogManager(dirs, node_id=1, cluster_id="c1", time=clock, **kwargs)  # type: ignore[arg-type]
+@pytest.fixture
+def manager(new_log_manager: NewLogManager) -> NewLogManager:
+    """``manager(dirs, **kwargs)``: a LogManager whose files go one second after their deletion."""
+
+    def factory(dirs: list[Path], **kwargs: Any) -> LogManager:
+        kwargs.setdefault("default_config", LogConfig(file_delete_delay_ms=1000))
+        return new_log_manager(dirs, **kwargs)
+
+    return factory
 
 
 def test_parse_topic_partition() -> None:
@@ -32,9 +39,11 @@ def test_parse_topic_partition() -> None:
     assert parse_topic_partition("meta.properties") is None
 
 
-def test_startup_writes_meta_properties_and_checks_them(tmp_path: Path, clock: FakeClock) -> None:
+def test_startup_writes_meta_properties_and_checks_them(
+    tmp_path: Path, clock: FakeClock, manager: NewLogManager
+) -> None:
     dirs = [tmp_path / "d1", tmp_path / "d2"]
-    first = manager(dirs, clock)
+    first = manager(dirs)
     first.startup()
     props = checkpoint.read_properties(dirs[0] / "meta.properties")
     assert props is not None
@@ -45,9 +54,9 @@ def test_startup_writes_meta_properties_and_checks_them(tmp_path: Path, clock: F
         LogManager(dirs, node_id=1, cluster_id="other", time=clock).startup()
 
 
-def test_logs_spread_over_directories(tmp_path: Path, clock: FakeClock) -> None:
+def test_logs_spread_over_directories(tmp_path: Path, manager: NewLogManager) -> None:
     dirs = [tmp_path / "d1", tmp_path / "d2"]
-    logs = manager(dirs, clock)
+    logs = manager(dirs)
     logs.startup()
     created = [logs.get_or_create_log(tp, topic_id=None) for tp in (A0, A1, B0)]
     assert [log.dir.parent.name for log in created] == ["d1", "d2", "d1"]
@@ -56,8 +65,8 @@ def test_logs_spread_over_directories(tmp_path: Path, clock: FakeClock) -> None:
     assert sorted(logs.all_partitions()) == sorted([A0, A1, B0])
 
 
-def test_checkpoints_and_clean_shutdown_round_trip(tmp_path: Path, clock: FakeClock) -> None:
-    logs = manager([tmp_path], clock)
+def test_checkpoints_and_clean_shutdown_round_trip(tmp_path: Path, manager: NewLogManager) -> None:
+    logs = manager([tmp_path])
     assert not logs.had_clean_shutdown
     logs.startup()
     topic_id = uuid.uuid4()
@@ -72,7 +81,7 @@ def test_checkpoints_and_clean_shutdown_round_trip(tmp_path: Path, clock: FakeCl
     assert (tmp_path / "replication-offset-checkpoint").read_text() == "0\n1\nalpha 0 15\n"
     assert (tmp_path / ".kafka_cleanshutdown").exists()
 
-    again = manager([tmp_path], clock)
+    again = manager([tmp_path])
     assert again.had_clean_shutdown
     again.startup(topic_ids={"alpha": topic_id})
     assert not (tmp_path / ".kafka_cleanshutdown").exists()  # a crash from now on is detected
@@ -83,8 +92,8 @@ def test_checkpoints_and_clean_shutdown_round_trip(tmp_path: Path, clock: FakeCl
     assert loaded.recovery_point == 20 and loaded.topic_id == topic_id
 
 
-def test_unclean_startup_recovers(tmp_path: Path, clock: FakeClock) -> None:
-    logs = manager([tmp_path], clock)
+def test_unclean_startup_recovers(tmp_path: Path, manager: NewLogManager) -> None:
+    logs = manager([tmp_path])
     logs.startup()
     log = logs.get_or_create_log(A0, topic_id=None)
     log.append_as_leader(make_batch(5), leader_epoch=0)
@@ -94,7 +103,7 @@ def test_unclean_startup_recovers(tmp_path: Path, clock: FakeClock) -> None:
     with segment_file.open("ab") as f:
         f.write(b"\x00" * 30)  # a torn append at the moment of the crash
     # kill -9: no shutdown, no marker.
-    again = manager([tmp_path], clock)
+    again = manager([tmp_path])
     assert not again.had_clean_shutdown
     again.startup()
     loaded = again.get_log(A0)
@@ -102,11 +111,13 @@ def test_unclean_startup_recovers(tmp_path: Path, clock: FakeClock) -> None:
     assert loaded.size_in_bytes == 2 * len(make_batch(5))
 
 
-def test_startup_skips_the_metadata_log_and_removes_deleted_dirs(tmp_path: Path, clock: FakeClock) -> None:
+def test_startup_skips_the_metadata_log_and_removes_deleted_dirs(
+    tmp_path: Path, manager: NewLogManager
+) -> None:
     (tmp_path / "__cluster_metadata-0").mkdir()
     (tmp_path / "alpha-0.0123abcd-delete").mkdir()
     (tmp_path / "not a partition").mkdir()
-    logs = manager([tmp_path], clock)
+    logs = manager([tmp_path])
     logs.startup()
     assert logs.all_partitions() == []
     assert (tmp_path / "__cluster_metadata-0").exists()
@@ -115,12 +126,12 @@ def test_startup_skips_the_metadata_log_and_removes_deleted_dirs(tmp_path: Path,
     assert metadata.dir == tmp_path.absolute() / "__cluster_metadata-0"
 
 
-def test_a_recreated_topic_moves_the_old_directory_aside(tmp_path: Path, clock: FakeClock) -> None:
-    logs = manager([tmp_path], clock)
+def test_a_recreated_topic_moves_the_old_directory_aside(tmp_path: Path, manager: NewLogManager) -> None:
+    logs = manager([tmp_path])
     logs.startup()
     logs.get_or_create_log(A0, topic_id=uuid.uuid4())
     logs.shutdown()
-    again = manager([tmp_path], clock)
+    again = manager([tmp_path])
     new_id = uuid.uuid4()
     again.startup(topic_ids={"alpha": new_id})
     assert again.get_log(A0) is None
@@ -130,8 +141,8 @@ def test_a_recreated_topic_moves_the_old_directory_aside(tmp_path: Path, clock: 
         again.get_or_create_log(A0, topic_id=uuid.uuid4())
 
 
-def test_delete_log(tmp_path: Path, clock: FakeClock) -> None:
-    logs = manager([tmp_path], clock)
+def test_delete_log(tmp_path: Path, clock: FakeClock, manager: NewLogManager) -> None:
+    logs = manager([tmp_path])
     logs.startup()
     log = logs.get_or_create_log(A0, topic_id=None)
     log.append_as_leader(make_batch(5), leader_epoch=0)
@@ -151,9 +162,9 @@ def test_delete_log(tmp_path: Path, clock: FakeClock) -> None:
     assert not deleted.exists()
 
 
-def test_periodic_work(tmp_path: Path, clock: FakeClock) -> None:
+def test_periodic_work(tmp_path: Path, clock: FakeClock, manager: NewLogManager) -> None:
     config = LogConfig(segment_bytes=1000, retention_ms=5000, flush_ms=10_000, file_delete_delay_ms=0)
-    logs = manager([tmp_path], clock, default_config=config)
+    logs = manager([tmp_path], default_config=config)
     logs.startup()
     log = logs.get_or_create_log(A0, topic_id=None)
     for _ in range(6):

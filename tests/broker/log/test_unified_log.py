@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from log_testkit import T0, FakeClock, OpenLog, make_batch
 
@@ -188,9 +186,7 @@ def test_follower_append(open_log: OpenLog) -> None:
     leader.append_as_leader(make_batch(2), leader_epoch=2)
     data = read_all(leader)
     leader.close()
-    follower = UnifiedLog.load(
-        dir=leader.dir.with_name("copy-0"), topic_partition=leader.topic_partition, config=LogConfig()
-    )
+    follower = open_log(dir=leader.dir.with_name("copy-0"))
     info = follower.append_as_follower(data)
     assert (info.first_offset, info.last_offset) == (0, 4)
     assert read_all(follower) == data
@@ -199,8 +195,8 @@ def test_follower_append(open_log: OpenLog) -> None:
         follower.append_as_follower(data)  # offsets below the log end: replication must truncate first
 
 
-def test_follower_append_rejects_out_of_order_offsets(tmp_path: Path) -> None:
-    log = UnifiedLog.load(dir=tmp_path / "t-0", topic_partition=("t", 0), config=LogConfig())  # type: ignore[arg-type]
+def test_follower_append_rejects_out_of_order_offsets(open_log: OpenLog) -> None:
+    log = open_log()
     with pytest.raises(UnexpectedAppendOffsetError):
         log.append_as_follower(make_batch(3, base_offset=10) + make_batch(3, base_offset=11))
 
