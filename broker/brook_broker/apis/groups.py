@@ -92,7 +92,7 @@ async def handle_find_coordinator(context: RequestContext, request: Any) -> Any:
                     host=host,
                     port=i32(port),
                     error_code=error,
-                    error_message=None,
+                    error_message="" if error == ErrorCode.none else _ERROR_MESSAGES.get(error),
                 )
             )
         return FindCoordinatorResponse(throttle_time=codec.NO_THROTTLE, coordinators=tuple(coordinators))
