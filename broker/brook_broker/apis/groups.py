@@ -46,6 +46,7 @@ GROUP_AUTHORIZED_OPERATIONS = sum(1 << op for op in _GROUP_OPERATIONS)
 OPERATIONS_NOT_REQUESTED = -(2**31)
 #: Kafka's default texts for the errors FindCoordinator v0-v3 report with a message.
 _ERROR_MESSAGES = {
+    ErrorCode.none: "NONE",  # Errors.NONE.message(): Kafka's v0-v3 answers carry it on success
     ErrorCode.coordinator_not_available: "The coordinator is not available.",
     ErrorCode.invalid_request: "This most likely occurs because of a request being malformed by the client "
     "library or the message was sent to an incompatible broker. See the broker logs for more details.",
