@@ -167,7 +167,7 @@ def wait_for(
 
 def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     """The ``status.conditions`` entry of type ``kind``, if present."""
-    for entry in obj.get("status", {}).get("conditions", None) or []:
+    for entry in (obj.get("status") or {}).get("conditions") or []:
         if entry.get("type") == kind:
             return dict(entry)
     return None

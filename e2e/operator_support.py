@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from e2e.kubeapi import ApiError, wait_for
+from e2e import kubeapi
+from e2e.kubeapi import ApiError, JsonObject, wait_for
 from e2e.testing import KubeCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,9 +123,9 @@ def cr_path(namespace: str, plural: str, name: str = "") -> str:
     return f"{GROUP_PATH}/namespaces/{namespace}/{plural}" + (f"/{name}" if name else "")
 
 
-def get_cr(cluster: KubeCluster, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+def get_cr(cluster: KubeCluster, namespace: str, plural: str, name: str) -> JsonObject | None:
     try:
-        body: dict[str, Any] = cluster.api.get(cr_path(namespace, plural, name))
+        body: JsonObject = cluster.api.get(cr_path(namespace, plural, name))
     except ApiError as error:
         if error.status == 404:
             return None
@@ -133,10 +134,8 @@ def get_cr(cluster: KubeCluster, namespace: str, plural: str, name: str) -> dict
 
 
 def condition(body: Mapping[str, Any] | None, type_: str) -> Mapping[str, Any]:
-    for found in ((body or {}).get("status") or {}).get("conditions") or []:
-        if found["type"] == type_:
-            return dict(found)
-    return {}
+    """The CR's condition of type ``type_``, or an empty mapping (no body, or no such condition yet)."""
+    return kubeapi.condition(body or {}, type_) or {}
 
 
 def wait_for_condition(
@@ -150,10 +149,10 @@ def wait_for_condition(
     status: str = "True",
     reason: str | None = None,
     timeout: float = 60.0,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Wait until a CR's condition has the status (and reason) for its current generation."""
 
-    def probe() -> dict[str, Any] | None:
+    def probe() -> JsonObject | None:
         body = get_cr(cluster, namespace, plural, name)
         found = condition(body, type_)
         if body is None or not found:
@@ -182,19 +181,17 @@ def events_for(cluster: KubeCluster, namespace: str, name: str) -> list[tuple[st
     return [(e.get("type", ""), e.get("reason", ""), e.get("message", "")) for e in items]
 
 
-def kafkacluster(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "brook.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+def kafkacluster(name: str, **spec: Any) -> JsonObject:
+    return _brook_object("KafkaCluster", name, spec)
 
 
-def topic(name: str, *, cluster: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "brook.dev/v1alpha1",
-        "kind": "Topic",
-        "metadata": {"name": name},
-        "spec": {"clusterRef": {"name": cluster}, **spec},
-    }
+def topic(name: str, *, cluster: str, **spec: Any) -> JsonObject:
+    return _brook_object("Topic", name, {"clusterRef": {"name": cluster}, **spec})
+
+
+def consumergroup(name: str, *, cluster: str, **spec: Any) -> JsonObject:
+    return _brook_object("ConsumerGroup", name, {"clusterRef": {"name": cluster}, **spec})
+
+
+def _brook_object(kind: str, name: str, spec: JsonObject) -> JsonObject:
+    return {"apiVersion": "brook.dev/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}

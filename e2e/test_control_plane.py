@@ -172,8 +172,8 @@ def test_statefulset_with_claims_gets_ready_pods_and_bound_volumes(
         "spec"
     ]["volumeName"]
     k8s_cluster.api.delete(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data-kafka-2")
-    k8s_cluster.wait_for(
-        lambda: not k8s_cluster.api.exists(f"/api/v1/persistentvolumes/{volume}"),
+    k8s_cluster.wait_deleted(
+        f"/api/v1/persistentvolumes/{volume}",
         timeout=60,
         what=f"PersistentVolume {volume} deleted after its claim",
     )

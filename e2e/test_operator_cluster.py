@@ -12,6 +12,7 @@ import time
 import pytest
 
 from e2e import operator_support as support
+from e2e.kubeapi import JsonObject
 from e2e.testing import KubeCluster
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +24,7 @@ def _crds(k8s_cluster: KubeCluster) -> None:
     support.install_crds(k8s_cluster)
 
 
-def _ready_cluster(
-    cluster: KubeCluster, operator: support.OperatorProcess, namespace: str
-) -> dict[str, object]:
+def _ready_cluster(cluster: KubeCluster, operator: support.OperatorProcess, namespace: str) -> JsonObject:
     return support.wait_for_condition(
         cluster, operator, namespace=namespace, plural="kafkaclusters", name="demo", timeout=90
     )
@@ -168,11 +167,8 @@ def test_external_nodeport_listener(k8s_cluster: KubeCluster, namespace: str) ->
         support.wait_for_condition(
             k8s_cluster, operator, namespace=namespace, plural="kafkaclusters", name="demo", timeout=60
         )
-        k8s_cluster.wait_for(
-            lambda: (
-                not k8s_cluster.api.exists(f"/api/v1/namespaces/{namespace}/services/demo-broker-0-external")
-                or None
-            ),
+        k8s_cluster.wait_deleted(
+            f"/api/v1/namespaces/{namespace}/services/demo-broker-0-external",
             timeout=30,
             what="the external Service to be deleted",
         )
@@ -221,9 +217,7 @@ def test_deleting_the_cluster_garbage_collects_its_objects(k8s_cluster: KubeClus
             f"/api/v1/namespaces/{namespace}/services/demo-bootstrap",
             f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data-demo-broker-0",
         ):
-            k8s_cluster.wait_for(
-                lambda p=path: not k8s_cluster.api.exists(p) or None, timeout=60, what=f"{path} to be deleted"
-            )
+            k8s_cluster.wait_deleted(path, timeout=60)
 
 
 def test_external_loadbalancer_listener_waits_for_addresses(k8s_cluster: KubeCluster, namespace: str) -> None:

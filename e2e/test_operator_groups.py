@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from brook_operator import admin
 from e2e import operator_support as support
+from e2e.kubeapi import JsonObject
 from e2e.testing import KubeCluster
 from harness.brook import BrookProcess, start_brook
 from harness.kafka import KafkaServer, start_kafka
@@ -80,15 +81,10 @@ def _group_status_and_offset_reset(k8s_cluster: KubeCluster, namespace: str, boo
         k8s_cluster, namespace=namespace, overrides={"*/ref": bootstrap}
     ) as operator:
         k8s_cluster.apply(support.kafkacluster("ref"), namespace=namespace)
-        cg = {
-            "apiVersion": "brook.dev/v1alpha1",
-            "kind": "ConsumerGroup",
-            "metadata": {"name": "billing"},
-            "spec": {"clusterRef": {"name": "ref"}, "groupId": group},
-        }
+        cg = support.consumergroup("billing", cluster="ref", groupId=group)
         k8s_cluster.apply(cg, namespace=namespace)
 
-        def observed() -> dict[str, object] | None:
+        def observed() -> JsonObject | None:
             body = support.get_cr(k8s_cluster, namespace, "consumergroups", "billing")
             status = (body or {}).get("status", {})
             return body if status.get("totalLag") == 3 + 2 else None

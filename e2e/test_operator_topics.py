@@ -14,6 +14,7 @@ import pytest
 
 from brook_operator import admin
 from e2e import operator_support as support
+from e2e.kubeapi import JsonObject
 from e2e.testing import KubeCluster
 from harness.brook import BrookProcess, start_brook
 
@@ -66,11 +67,17 @@ def _config(brook: BrookProcess, name: str) -> dict[str, admin.ConfigEntry]:
 
 
 def _ready(
-    cluster: KubeCluster, operator: support.OperatorProcess, namespace: str, name: str, **kwargs: object
-) -> dict[str, object]:
+    cluster: KubeCluster,
+    operator: support.OperatorProcess,
+    namespace: str,
+    name: str,
+    *,
+    status: str = "True",
+    reason: str | None = None,
+) -> JsonObject:
     return support.wait_for_condition(
-        cluster, operator, namespace=namespace, plural="topics", name=name, **kwargs
-    )  # type: ignore[arg-type]
+        cluster, operator, namespace=namespace, plural="topics", name=name, status=status, reason=reason
+    )
 
 
 def test_topic_lifecycle(
@@ -138,7 +145,7 @@ def test_out_of_band_changes_are_reverted_and_reported(
 
     asyncio.run(tamper())
 
-    def reverted() -> dict[str, object] | None:
+    def reverted() -> JsonObject | None:
         body = support.get_cr(k8s_cluster, namespace, "topics", "audit")
         drift = (body or {}).get("status", {}).get("lastDrift")
         return body if drift and _config(brook, name)["retention.ms"].value == "60000" else None

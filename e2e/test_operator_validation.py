@@ -116,15 +116,9 @@ def test_invalid_topic_is_refused(
 
 
 def test_offset_reset_needs_its_strategy_argument(k8s_cluster: KubeCluster, namespace: str) -> None:
-    group = {
-        "apiVersion": "brook.dev/v1alpha1",
-        "kind": "ConsumerGroup",
-        "metadata": {"name": "g"},
-        "spec": {
-            "clusterRef": {"name": "c"},
-            "offsetReset": {"requestId": "r1", "strategy": "datetime", "topics": ["t"]},
-        },
-    }
+    group = support.consumergroup(
+        "g", cluster="c", offsetReset={"requestId": "r1", "strategy": "datetime", "topics": ["t"]}
+    )
     assert "strategy datetime needs datetime" in _refused(k8s_cluster, namespace, group)
     group["spec"]["offsetReset"]["strategy"] = "rewind"
     assert 'Unsupported value: "rewind"' in _refused(k8s_cluster, namespace, group)

@@ -141,6 +141,10 @@ class KubeCluster:
             describe=lambda: json.dumps(self.api.get(f"/api/v1/namespaces/{name}").get("status")),
         )
 
+    def wait_deleted(self, path: str, *, timeout: float, what: str | None = None) -> None:
+        """Wait until the object at ``path`` is gone (after a delete, GC or a controller's cleanup)."""
+        wait_for(lambda: not self.api.exists(path), timeout=timeout, what=what or f"{path} to be deleted")
+
     # --- pods ----------------------------------------------------------------------------------------
     def pods(self, namespace: str, selector: str = "") -> list[JsonObject]:
         query = {"labelSelector": selector} if selector else {}

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from harness.jvm import with_parent_death_signal
 
@@ -180,14 +180,14 @@ def produce_values(bootstrap: str, topic: str, values: Iterable[str], *, partiti
     """Produce ``values`` round-robin over the partitions (acks=all); returns them."""
     produced = list(values)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
-    errors: list[Any] = []
+    errors: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            errors.append(error)
+
     for index, value in enumerate(produced):
-        producer.produce(
-            topic,
-            value=value.encode(),
-            partition=index % partitions,
-            on_delivery=lambda e, _m: e and errors.append(e),
-        )
+        producer.produce(topic, value=value.encode(), partition=index % partitions, on_delivery=on_delivery)
     assert producer.flush(30) == 0 and not errors, errors
     return produced
 

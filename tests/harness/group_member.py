@@ -94,13 +94,11 @@ def run_confluent(args: argparse.Namespace) -> None:
         message = consumer.poll(0.2)
         if message is None or message.error() is not None:
             continue
-        consumer.commit(
-            offsets=[TopicPartition(args.topic, message.partition(), message.offset() + 1)],
-            asynchronous=False,
-        )
-        _emit(
-            "record", partition=message.partition(), offset=message.offset(), value=message.value().decode()
-        )
+        partition, offset, value = message.partition(), message.offset(), message.value()
+        # A record (not an event): it has a partition and an offset, and the tests' records a value.
+        assert partition is not None and offset is not None and value is not None
+        consumer.commit(offsets=[TopicPartition(args.topic, partition, offset + 1)], asynchronous=False)
+        _emit("record", partition=partition, offset=offset, value=value.decode())
         count += 1
     consumer.close()
 
