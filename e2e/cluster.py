@@ -36,8 +36,9 @@ from typing import Any
 
 from e2e.kubeapi import ApiError, JsonObject, KubeApi, is_condition_true, wait_for
 from e2e.pki import Pki, kubeconfig, write_kubeconfig, write_pki
-from e2e.processes import ClusterStartError, Component, free_port, ssl_context
+from e2e.processes import ClusterStartError, Component, ssl_context
 from e2e.versions import Layout, default_layout
+from harness.processes import free_ports
 
 KWOK_STAGES = Path(__file__).resolve().parent / "kwok" / "stages.yaml"
 
@@ -141,7 +142,7 @@ class ControlPlane:
 
     def _start_etcd(self, deadline: float) -> str:
         since = time.monotonic()
-        client_url, peer_url = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+        client_url, peer_url = (f"http://127.0.0.1:{port}" for port in free_ports(2))
         etcd = self._launch(
             "etcd",
             [
@@ -165,7 +166,7 @@ class ControlPlane:
 
     def _start_apiserver(self, etcd_url: str, deadline: float) -> None:
         since = time.monotonic()
-        self.apiserver_port = free_port()
+        [self.apiserver_port] = free_ports(1)
         pki = self.pki
         apiserver = self._launch(
             "kube-apiserver",
@@ -205,7 +206,7 @@ class ControlPlane:
     def _start_controllers(self, deadline: float) -> None:
         since = time.monotonic()
         kubeconfig_path = str(self.kubeconfig)
-        kcm_port, scheduler_port, kwok_port = free_port(), free_port(), free_port()
+        kcm_port, scheduler_port, kwok_port = free_ports(3)
         delegated = [
             f"--kubeconfig={kubeconfig_path}",
             f"--authentication-kubeconfig={kubeconfig_path}",

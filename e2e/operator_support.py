@@ -20,6 +20,7 @@ from typing import Any
 
 from e2e import kubeapi
 from e2e.kubeapi import ApiError, JsonObject, wait_for
+from e2e.processes import stop_process
 from e2e.testing import KubeCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,14 +83,8 @@ class OperatorProcess:
         return self
 
     def stop(self, *, kill: bool = False) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout=30, sig=signal.SIGKILL if kill else signal.SIGTERM)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]

@@ -8,42 +8,22 @@ its own session (Ctrl-C reaches pytest only, which then tears down in order).
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
-import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from harness.processes import with_parent_death_signal
+
 
 class ClusterStartError(RuntimeError):
     """A component did not come up; the message includes the tail of its log."""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the usual bind-to-0 race is accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def with_parent_death_signal(command: Sequence[str]) -> list[str]:
-    """Prefix ``setpriv --pdeathsig KILL`` so the process dies with whoever started it.
-
-    Same approach as ``tests/harness/jvm.py``. The kernel ties the signal to the forking *thread*, so
-    it is only used from the main thread (a worker thread's exit would otherwise kill the cluster).
-    """
-    setpriv = shutil.which("setpriv")
-    if setpriv is None or threading.current_thread() is not threading.main_thread():
-        return list(command)
-    return [setpriv, "--pdeathsig=KILL", "--", *command]
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
@@ -126,16 +106,24 @@ class Component:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                process.wait(timeout=timeout)
+        if self.process is not None:
+            stop_process(self.process, timeout=timeout)
         if self._sink is not None:
             self._sink.close()
             self._sink = None
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], *, timeout: float, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """Send ``sig`` (SIGTERM: a clean stop) and wait; SIGKILL if it is still running after ``timeout``."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=timeout)

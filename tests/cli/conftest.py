@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.brook import BrookProcess
+from harness.processes import free_ports
 
 #: Generous: on a loaded 2-core machine the interpreter alone can take seconds to start.
 SUBPROCESS_TIMEOUT_S = 120
@@ -70,6 +70,5 @@ def brook_cli(shared_brook: BrookProcess) -> BrookCli:
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port that refuses connections (bound once, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    [port] = free_ports(1)
+    return port

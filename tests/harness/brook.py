@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from harness.jvm import with_parent_death_signal
+from harness.processes import with_parent_death_signal
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0

@@ -24,7 +24,8 @@ from typing import Self
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from harness.jvm import with_parent_death_signal
+from harness.kafka_clients import wait_until
+from harness.processes import with_parent_death_signal
 
 DEFAULT_TIMEOUT_S = 60.0
 _TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -153,14 +154,6 @@ class GroupMember:
         self.kill()
 
 
-def wait_until(condition: Callable[[], bool], *, what: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def wait_for_assignment(members: Sequence[GroupMember], sizes: Sequence[int], *, partitions: int) -> None:
     """Until the members' latest assignments have these sizes and cover every partition once."""
 
@@ -170,7 +163,11 @@ def wait_for_assignment(members: Sequence[GroupMember], sizes: Sequence[int], *,
         return sorted(len(a) for a in current) == sorted(sizes) and covered == list(range(partitions))
 
     try:
-        wait_until(settled, what=f"assignments of sizes {sorted(sizes)} over {partitions} partitions")
+        wait_until(
+            settled,
+            what=f"assignments of sizes {sorted(sizes)} over {partitions} partitions",
+            timeout_s=DEFAULT_TIMEOUT_S,
+        )
     except AssertionError as exc:
         details = "; ".join(f"{m.name}: {m.diagnostics()}" for m in members)
         raise AssertionError(f"{exc}; {details}") from None

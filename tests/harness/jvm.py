@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.dist import KafkaDist, ensure_kafka_dist
+from harness.processes import with_parent_death_signal
 
 # Every JVM we start. No hsperfdata files in /tmp (nothing here uses jps/jstat), and die on OOM
 # instead of limping on with a broken broker.
@@ -233,18 +233,3 @@ def run_kafka_tool(
         env={**os.environ, **env} if env is not None else None,
         stdin=subprocess.DEVNULL if stdin is None else None,
     )
-
-
-def with_parent_death_signal(command: list[str]) -> list[str]:
-    """Prefix `setpriv --pdeathsig KILL` so the JVM dies with the process that started it.
-
-    This is what prevents orphaned JVMs when pytest is killed with SIGKILL or by pytest-timeout's
-    thread method (atexit does not run then). The kernel ties the signal to the *thread* that
-    forked, so it is only used from the main thread: a node started from a short-lived worker
-    thread would otherwise be killed when that thread ends. `setpriv` execs, so the pid stays the
-    JVM's own.
-    """
-    setpriv = shutil.which("setpriv")
-    if setpriv is None or threading.current_thread() is not threading.main_thread():
-        return command
-    return [setpriv, f"--pdeathsig={signal.Signals.SIGKILL.name.removeprefix('SIG')}", "--", *command]

@@ -7,7 +7,7 @@ and a `java -cp libs/* kafka.Kafka` process. Start-up returns once the broker an
 lists itself (and, for a cluster, every node), which in KRaft means it is registered and unfenced.
 
 Every JVM dies with the test process: nodes stop on `stop()`/`close()`/context exit, an atexit hook
-SIGKILLs whatever is left, and the parent-death signal (see `jvm.with_parent_death_signal`) covers
+SIGKILLs whatever is left, and the parent-death signal (see `processes.with_parent_death_signal`) covers
 a test process that is itself SIGKILLed. The pytest fixtures live in `harness.fixtures`.
 
 Environment: BROOK_KAFKA_REF_KEEP=1 keeps work directories after close() for post-mortems.
@@ -28,16 +28,15 @@ from typing import Literal, Self
 from harness.dist import KafkaDist, ensure_kafka_dist
 from harness.jvm import KAFKA_STOCK_JVM_OPTS
 from harness.node import (
-    HOST,
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     KafkaNode,
     KafkaStartError,
     PortInUseError,
-    free_ports,
     random_kafka_uuid,
     server_properties,
 )
+from harness.processes import HOST, free_ports
 from harness.wire import WireError, describe_quorum
 
 __all__ = [

@@ -11,7 +11,6 @@ import atexit
 import base64
 import contextlib
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.dist import KafkaDist
-from harness.jvm import QUICK_START_JVM_OPTS, java_command, log4j2_config, with_parent_death_signal
+from harness.jvm import QUICK_START_JVM_OPTS, java_command, log4j2_config
+from harness.processes import HOST, with_parent_death_signal
 from harness.wire import ClusterInfo, WireError, cluster_info
 
-HOST = "127.0.0.1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 FORMAT_TIMEOUT_S = 60.0
@@ -35,17 +34,6 @@ class KafkaStartError(RuntimeError):
 
 class PortInUseError(KafkaStartError):
     """Another process took a port between our pick and the JVM's bind; the caller retries."""
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free on 127.0.0.1 a moment ago (all held open while picking)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [
-            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)
-        ]
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def random_kafka_uuid() -> str:

@@ -33,8 +33,8 @@ from harness.jvm import (
     java_executable,
     log4j2_config,
     resolve_tool,
-    with_parent_death_signal,
 )
+from harness.processes import with_parent_death_signal
 
 SHELL_CLASS = "ToolShell"
 START_TIMEOUT_S = 60.0

@@ -43,8 +43,7 @@ from kio.schema.types import GroupId, TopicName
 from kio.static.primitive import i8, i32, i32Timedelta, i64, i64Timedelta
 
 from harness.brook import BrookProcess, start_brook
-from harness.group_clients import wait_until
-from harness.kafka_clients import create_topic
+from harness.kafka_clients import create_topic, wait_until
 from harness.kafka_wire import KafkaWire, metadata_request, new_batch, produce_request
 
 NONE = 0
@@ -284,7 +283,9 @@ def test_offsets_of_a_deleted_topic_are_removed(shared_brook: BrookProcess, uniq
         wire.request(FindCoordinatorRequestV1(key=group, key_type=i8(0)))
         assert wire.request(_commit(group, unique_topic, {0: 3})).topics[0].partitions[0].error_code == NONE
         wire.request(DeleteTopicsRequest(topic_names=(TopicName(unique_topic),), timeout=_ms(10_000)))
-        wait_until(lambda: _fetch_all(wire, group) == {}, what="the deleted topic's offsets to go")
+        wait_until(
+            lambda: _fetch_all(wire, group) == {}, what="the deleted topic's offsets to go", timeout_s=60
+        )
 
 
 def test_clients_cannot_write_to_the_offsets_topic(shared_brook: BrookProcess) -> None:

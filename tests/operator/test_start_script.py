@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from brook_operator.api.kafkacluster import parse_spec
 from brook_operator.model import config, naming
+from harness.processes import free_ports
 
 IDENTITY = naming.ClusterIdentity(name="demo", namespace="kafka", uid="u")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _render(tmp_path: Path, port: int) -> Path:
@@ -63,7 +56,7 @@ def _probe(etc: Path, port: int) -> subprocess.CompletedProcess[str]:
 
 
 def test_start_script_runs_brook_with_the_per_broker_config(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_ports(1)[0]
     etc = _render(tmp_path, port)
     assert _probe(etc, port).returncode != 0, "nothing listens yet: not ready"
     env = {
@@ -97,7 +90,7 @@ def test_start_script_runs_brook_with_the_per_broker_config(tmp_path: Path) -> N
 
 
 def test_start_script_refuses_an_ordinal_without_config(tmp_path: Path) -> None:
-    etc = _render(tmp_path, _free_port())
+    etc = _render(tmp_path, free_ports(1)[0])
     result = subprocess.run(
         ["/bin/sh", str(etc / "start.sh")],
         env={**os.environ, "POD_NAME": "demo-broker-3"},

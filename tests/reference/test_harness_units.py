@@ -17,7 +17,8 @@ import pytest
 from harness.dist import REPO_ROOT, kafka_version
 from harness.jvm import KAFKA_TOOLS, resolve_tool
 from harness.kafka import _quorum_config
-from harness.node import free_ports, random_kafka_uuid, render_properties, server_properties
+from harness.node import random_kafka_uuid, render_properties, server_properties
+from harness.processes import free_ports
 
 
 def test_pinned_version_is_a_4x_release() -> None:
