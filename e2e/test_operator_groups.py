@@ -14,6 +14,8 @@ from e2e import operator_support as support
 from e2e.kubeapi import JsonObject
 from e2e.testing import KubeCluster
 from harness.brook import BrookProcess, start_brook
+from harness.fixtures import require_java_and_maven
+from harness.jvm import FAST_START_JVM_OPTS
 from harness.kafka import KafkaServer, start_kafka
 
 pytestmark = pytest.mark.e2e
@@ -26,19 +28,13 @@ def _crds(k8s_cluster: KubeCluster) -> None:
 
 @pytest.fixture(scope="module")
 def brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
-    process = start_brook(tmp_path_factory.mktemp("e2e-groups-brook"))
-    try:
+    with start_brook(tmp_path_factory.mktemp("e2e-groups-brook")) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
-    from harness.fixtures import _require_java_and_maven
-    from harness.jvm import FAST_START_JVM_OPTS
-
-    _require_java_and_maven()  # skip, or fail under BROOK_KAFKA_REF_REQUIRED=1, as the harness fixtures do
+    require_java_and_maven()  # skip, or fail under BROOK_KAFKA_REF_REQUIRED=1, as the harness fixtures do
     server = start_kafka(work_dir=tmp_path_factory.mktemp("e2e-kafka"), jvm_opts=FAST_START_JVM_OPTS)
     try:
         yield server

@@ -28,11 +28,8 @@ def _crds(k8s_cluster: KubeCluster) -> None:
 
 @pytest.fixture(scope="module")
 def brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
-    process = start_brook(tmp_path_factory.mktemp("e2e-brook"))
-    try:
+    with start_brook(tmp_path_factory.mktemp("e2e-brook")) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

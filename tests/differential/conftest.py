@@ -56,11 +56,8 @@ def selected_targets() -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def differential_brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
     """This worker's Brook for the differential suite (its own, see the module docstring)."""
-    process = start_brook_like_kafka(tmp_path_factory.mktemp("differential-brook"))
-    try:
+    with start_brook_like_kafka(tmp_path_factory.mktemp("differential-brook")) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

@@ -18,20 +18,14 @@ from harness.brook import BrookProcess, start_brook
 
 @pytest.fixture
 def brook(tmp_path: Path) -> Iterator[BrookProcess]:
-    process = start_brook(tmp_path / "brook")
-    try:
+    with start_brook(tmp_path / "brook") as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture(scope="session")
 def shared_brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
-    process = start_brook(tmp_path_factory.mktemp("shared-brook"))
-    try:
+    with start_brook(tmp_path_factory.mktemp("shared-brook")) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

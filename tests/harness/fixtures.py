@@ -26,7 +26,7 @@ from harness.kafka import KafkaCluster, KafkaServer, start_kafka, start_kafka_cl
 MARKER = "kafka_ref"
 
 
-def _require_java_and_maven() -> None:
+def require_java_and_maven() -> None:
     missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
     if not missing:
         return
@@ -43,7 +43,7 @@ def kafka_ref(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]
     Tests must leave it running; use topic names unique to the test. `kafka_ref.bootstrap` is the
     `host:port` for clients; `kafka_ref.server_log` helps when an assertion fails.
     """
-    _require_java_and_maven()
+    require_java_and_maven()
     # tmp_path_factory keeps the last runs' directories (logs!) and cleans up older ones itself.
     # C1-only JIT: starts in about half the time; these fixtures are for behaviour, not speed.
     server = start_kafka(work_dir=tmp_path_factory.mktemp("kafka-ref"), jvm_opts=FAST_START_JVM_OPTS)
@@ -60,7 +60,7 @@ def kafka_ref_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafk
     A test that kills or stops a node must start it again before it ends (`node.start()`), so the
     next test gets a full cluster; `kafka_ref_cluster.wait_ready()` waits for all three.
     """
-    _require_java_and_maven()
+    require_java_and_maven()
     cluster = start_kafka_cluster(
         nodes=3, work_dir=tmp_path_factory.mktemp("kafka-ref-cluster"), jvm_opts=FAST_START_JVM_OPTS
     )

@@ -21,15 +21,12 @@ TUNED_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 @pytest.fixture(scope="session")
 def tuned_brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
-    process = start_brook(
+    with start_brook(
         tmp_path_factory.mktemp("tuned-brook"),
         log_retention_check_interval_ms="200",
         socket_request_max_bytes=str(TUNED_MAX_REQUEST_BYTES),
         # librdkafka consumers make the group coordinator create __consumer_offsets: one
         # partition instead of 50 saves seconds of directory fsyncs.
         offsets_topic_num_partitions="1",
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.kill()

@@ -38,8 +38,5 @@ def tool_shell(java_classes: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def tools_brook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
-    process = start_brook_like_kafka(tmp_path_factory.mktemp("tools-brook"))
-    try:
+    with start_brook_like_kafka(tmp_path_factory.mktemp("tools-brook")) as process:
         yield process
-    finally:
-        process.kill()
