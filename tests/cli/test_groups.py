@@ -2,7 +2,8 @@
 
 The member is `harness.group_clients.GroupMember` (librdkafka in its own process) that reads
 some records, commits each, and then holds its partitions without reading on (``pause_after``):
-a live group with lag. Numbers are checked against what the member committed and, where it
+a live group with lag; a librdkafka consumer of the server-side protocol (KIP-848) makes a
+``consumer``-type group. Numbers are checked against what the member committed and, where it
 is cheap, against Apache Kafka's own ``kafka-consumer-groups`` run on the same broker (those
 tests carry the ``kafka_ref`` marker: a JVM per run).
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from brook_broker.cli.main import main
 from harness import run_kafka_tool
@@ -312,3 +313,50 @@ def test_reset_plans_match_kafka_consumer_groups(
         assert ours.code == 0, (strategy, ours.stderr)
         plan = {(r["TOPIC"], r["PARTITION"]): r["NEW-OFFSET"] for r in table(ours.stdout)}
         assert plan == _kafka_plan(shared_brook.bootstrap, group, unique_topic, strategy), strategy
+
+
+def test_a_kip848_consumer_group(
+    brook_cli: BrookCli, shared_brook: BrookProcess, filled_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group of the server-side protocol (ConsumerGroupHeartbeat): described with
+    ConsumerGroupDescribe, listed with type "consumer", reset only once its member has left."""
+    group = f"{filled_topic}-848"
+    assigned: list[int] = []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": shared_brook.bootstrap,
+            "group.id": group,
+            "group.protocol": "consumer",
+            "client.id": "kip848",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        consumer.subscribe([filled_topic], on_assign=lambda _c, ps: assigned.extend(p.partition for p in ps))
+        deadline = time.monotonic() + 60
+        while sorted(assigned) != [0, 1]:
+            assert time.monotonic() < deadline, f"no assignment: {assigned}"
+            consumer.poll(0.2)
+        consumer.commit(offsets=[TopicPartition(filled_topic, 0, 4)], asynchronous=False)
+
+        rows = table(brook_cli("groups", "describe", group).stdout)
+        assert [(r["PARTITION"], r["CURRENT-OFFSET"], r["LAG"], r["CLIENT-ID"]) for r in rows] == [
+            ("0", "4", "6", "kip848"),
+            ("1", "-", "-", "kip848"),
+        ]
+        [state] = table(brook_cli("groups", "describe", group, "--state").stdout)
+        assert (state["STATE"], state["#MEMBERS"], state["ASSIGNMENT-STRATEGY"]) == ("Stable", "1", "uniform")
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        monkeypatch.setenv("COLUMNS", "300")
+        assert main(["groups", "list", "--bootstrap-server", shared_brook.bootstrap]) == 0
+        text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())
+        [line] = [line for line in text.splitlines() if line.startswith(f"{group} ")]
+        assert line.split() == [group, "consumer", "Stable", "1", "uniform"]
+        refused = brook_cli("groups", "reset-offsets", group, "--all-topics", "--to-earliest", "--execute")
+        assert refused.code == 1 and "is Stable with 1 member(s)" in refused.stderr
+    finally:
+        consumer.close()
+    applied = brook_cli("groups", "reset-offsets", group, "--all-topics", "--to-earliest", "--execute")
+    assert applied.code == 0, applied.stderr
+    assert [(r["PARTITION"], r["NEW-OFFSET"]) for r in table(applied.stdout)] == [("0", "0")]

@@ -125,14 +125,16 @@ def test_consumer_group_command(
     assert [row[3:6] for row in offsets[1:]] == [["10", "10", "0"], ["10", "10", "0"]]
     assert any("Assignments can only be reset if the group" in line for line in brook[6]["stdout"])
     assert any("is not empty" in line for line in brook[7]["stdout"])
-    # Describing a deleted group: the Java admin client asks ConsumerGroupDescribe (KIP-848) first.
-    # Kafka answers GROUP_ID_NOT_FOUND with its own text; Brook does not serve that API yet, so the
-    # client falls back to DescribeGroups and words the error itself. The same once Brook serves it.
+    # Describing the deleted group fails on both, but the text differs: the Java admin client asks
+    # ConsumerGroupDescribe, where Kafka says "Group G not found." and Brook "Consumer group G not
+    # found." (coordinator/group/consumer/fencing.py; reported, not fixed yet). That step stays out
+    # of the comparison until it is.
     *brook, brook_gone = brook
     *kafka, kafka_gone = runs["kafka"]
     error = "Error: Executing consumer group command failed due to org.apache.kafka.common.errors."
     assert kafka_gone["stdout"] == ["", f"{error}GroupIdNotFoundException: Group {group} not found."]
-    assert brook_gone["stdout"] == ["", f"{error}GroupIdNotFoundException: Consumer group {group} not found."]
+    assert brook_gone["stdout"][1].startswith(f"{error}GroupIdNotFoundException: ")
+    assert brook_gone["stdout"][1].endswith(f" {group} not found.")
     if brook != kafka:
         left = json.dumps(kafka, indent=1).splitlines()
         right = json.dumps(brook, indent=1).splitlines()
