@@ -12,14 +12,10 @@ topic with leaders, as every Kafka client does before producing.
 
 from __future__ import annotations
 
-import datetime
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from differential.framework import Target, wait_for
-from kio.records.schema import NewRecordBatch, Record
-from kio.records.writers import write_new_batch
 from kio.schema.create_partitions.v3.request import CreatePartitionsRequest, CreatePartitionsTopic
 from kio.schema.create_topics.v7.request import (
     CreatableReplicaAssignment,
@@ -43,7 +39,9 @@ from kio.schema.list_offsets.v10.request import ListOffsetsPartition, ListOffset
 from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
 from kio.schema.produce.v9.request import PartitionProduceData, ProduceRequest, TopicProduceData
 from kio.schema.types import BrokerId, TopicName
-from kio.static.primitive import Records, TZAwareMicros, i8, i16, i32, i32Timedelta, i64
+from kio.static.primitive import Records, i8, i16, i32, i64
+
+from harness.kafka_wire import ms, new_batch
 
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
@@ -51,10 +49,6 @@ BROKER_RESOURCE = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 #: ListOffsets special timestamps.
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
-
-
-def ms(value: int) -> i32Timedelta:
-    return i32Timedelta.parse(datetime.timedelta(milliseconds=value))
 
 
 # --- topics ------------------------------------------------------------------------------------
@@ -196,34 +190,10 @@ def incremental_alter(
 
 
 def timed_batch(records: Sequence[tuple[bytes, int]]) -> bytes:
-    """An uncompressed record batch v2 whose records carry their own CreateTime timestamps (ms).
-
-    (harness.kafka_wire.new_batch gives every record the same timestamp.)
-    """
-    buf = io.BytesIO()
-    write_new_batch(
-        buf,
-        NewRecordBatch(
-            producer_id=i64(-1),
-            producer_epoch=i16(-1),
-            base_sequence=i32(-1),
-            records=tuple(
-                Record(
-                    attributes=i8(0),
-                    timestamp=TZAwareMicros.parse(
-                        datetime.datetime.fromtimestamp(ts / 1000, tz=datetime.UTC)
-                    ),
-                    offset=i64(index),
-                    key=None,
-                    value=value,
-                    headers=(),
-                )
-                for index, (value, ts) in enumerate(records)
-            ),
-            attributes=i16(0),
-        ),
+    """An uncompressed record batch v2 whose records carry their own CreateTime timestamps (ms)."""
+    return new_batch(
+        [value for value, _ in records], timestamps_ms=[timestamp for _, timestamp in records], headers=()
     )
-    return buf.getvalue()
 
 
 def produce(

@@ -12,7 +12,6 @@ broker-generated member ids with stable names, so observations compare.
 
 from __future__ import annotations
 
-import datetime
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -43,17 +42,13 @@ from kio.schema.offset_fetch.v9.request import (
 )
 from kio.schema.sync_group.v5.request import SyncGroupRequest, SyncGroupRequestAssignment
 from kio.schema.types import GroupId, TopicName
-from kio.static.primitive import i8, i32, i32Timedelta, i64
+from kio.static.primitive import i8, i32, i64
 
-from harness.kafka_wire import CLIENT_ID, KafkaWire
+from harness.kafka_wire import CLIENT_ID, KafkaWire, ms
 
 GROUP_KEY = 0
 SESSION_MS = 30_000
 REBALANCE_MS = 30_000
-
-
-def ms(value: int) -> i32Timedelta:
-    return i32Timedelta.parse(datetime.timedelta(milliseconds=value))
 
 
 def subscription(*topics: str) -> bytes:

@@ -245,21 +245,30 @@ def new_batch(
     *,
     keys: Sequence[bytes | None] | None = None,
     timestamp_ms: int | None = None,
+    timestamps_ms: Sequence[int] | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = ((b"h", b"v"),),
     producer_id: int = NO_PRODUCER_ID,
     producer_epoch: int = NO_PRODUCER_EPOCH,
     base_sequence: int = NO_SEQUENCE,
 ) -> bytes:
-    """An uncompressed record batch v2 (base offset 0) as a producer would send it."""
-    ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    timestamp = TZAwareMicros.parse(datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC))
+    """An uncompressed record batch v2 (base offset 0) as a producer would send it.
+
+    Every record gets ``timestamp_ms`` (default: now) unless ``timestamps_ms`` gives one per
+    record (CreateTime), and the same ``headers``.
+    """
+    now_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    stamps = [now_ms] * len(values) if timestamps_ms is None else list(timestamps_ms)
+    record_headers = tuple(RecordHeader(key=key, value=value) for key, value in headers)
     records = tuple(
         Record(
             attributes=i8(0),
-            timestamp=timestamp,
+            timestamp=TZAwareMicros.parse(
+                datetime.datetime.fromtimestamp(stamps[index] / 1000, tz=datetime.UTC)
+            ),
             offset=i64(index),
             key=None if keys is None else keys[index],
             value=value,
-            headers=(RecordHeader(key=b"h", value=b"v"),),
+            headers=record_headers,
         )
         for index, value in enumerate(values)
     )
@@ -295,7 +304,8 @@ def read_batches(data: bytes) -> list[BatchHeader]:
 # librdkafka and the Java client send.
 
 
-def _ms(value: int) -> i32Timedelta:
+def ms(value: int) -> i32Timedelta:
+    """A duration field (timeouts, waits) of ``value`` milliseconds."""
     return i32Timedelta.parse(datetime.timedelta(milliseconds=value))
 
 
@@ -305,7 +315,7 @@ def produce_request(
     """Produce v9: one partition, the given batch bytes."""
     return ProduceRequest(
         acks=i16(acks),
-        timeout=_ms(timeout_ms),
+        timeout=ms(timeout_ms),
         topic_data=(
             TopicProduceData(
                 name=TopicName(topic),
@@ -326,7 +336,7 @@ def fetch_request(
 ) -> FetchRequest:
     """Fetch v12 (topics by name, no session) for one partition."""
     return FetchRequest(
-        max_wait=_ms(max_wait_ms),
+        max_wait=ms(max_wait_ms),
         min_bytes=i32(min_bytes),
         max_bytes=i32(max_bytes),
         topics=(
@@ -373,7 +383,7 @@ def list_offsets_request(topic: str, timestamp: int, *, partition: int = 0) -> L
 
 def init_producer_id_request() -> InitProducerIdRequest:
     """InitProducerId v4 for an idempotent (not transactional) producer."""
-    return InitProducerIdRequest(transactional_id=None, transaction_timeout=_ms(60_000))
+    return InitProducerIdRequest(transactional_id=None, transaction_timeout=ms(60_000))
 
 
 # --- one-partition round trips ---------------------------------------------------------------
