@@ -175,31 +175,40 @@ async def _cluster_of(body: kopf.Body) -> common.ClusterLookup:
     )
 
 
+async def _bootstrap_or_not_found(
+    body: kopf.Body, patch: kopf.Patch, previous: pydantic.BaseModel
+) -> str | None:
+    """The referenced KafkaCluster's bootstrap servers; if there is none, a ClusterNotFound status."""
+    found = await _cluster_of(body)
+    if found.exists and found.bootstrap_servers is not None:
+        return found.bootstrap_servers
+    meta = body.metadata
+    message = f"KafkaCluster {body.spec.get('clusterRef', {}).get('name')} not found in {meta['namespace']}"
+    _write(
+        patch,
+        common.with_conditions(
+            previous,
+            generation=meta["generation"],
+            ready=False,
+            reason=Reason.CLUSTER_NOT_FOUND,
+            message=message,
+        ),
+    )
+    return None
+
+
 async def _reconcile_topic(body: kopf.Body, patch: kopf.Patch, *, resync: bool) -> None:
     meta = body.metadata
     previous = _previous(TopicStatus, body.status)
-    found = await _cluster_of(body)
-    if not found.exists or found.bootstrap_servers is None:
-        message = (
-            f"KafkaCluster {body.spec.get('clusterRef', {}).get('name')} not found in {meta['namespace']}"
-        )
-        _write(
-            patch,
-            common.with_conditions(
-                previous,
-                generation=meta["generation"],
-                ready=False,
-                reason=Reason.CLUSTER_NOT_FOUND,
-                message=message,
-            ),
-        )
+    bootstrap_servers = await _bootstrap_or_not_found(body, patch, previous)
+    if bootstrap_servers is None:
         return
     result = await topics.reconcile(
         name=meta["name"],
         generation=meta["generation"],
         spec=dict(body.spec),
         previous=previous,
-        bootstrap_servers=found.bootstrap_servers,
+        bootstrap_servers=bootstrap_servers,
         events=_events(body),
         resync=resync,
     )
@@ -290,28 +299,15 @@ async def topic_deleted(body: kopf.Body, **_: Any) -> None:
 async def _reconcile_group(body: kopf.Body, patch: kopf.Patch) -> None:
     meta = body.metadata
     previous = _previous(ConsumerGroupStatus, body.status)
-    found = await _cluster_of(body)
-    if not found.exists or found.bootstrap_servers is None:
-        message = (
-            f"KafkaCluster {body.spec.get('clusterRef', {}).get('name')} not found in {meta['namespace']}"
-        )
-        _write(
-            patch,
-            common.with_conditions(
-                previous,
-                generation=meta["generation"],
-                ready=False,
-                reason=Reason.CLUSTER_NOT_FOUND,
-                message=message,
-            ),
-        )
+    bootstrap_servers = await _bootstrap_or_not_found(body, patch, previous)
+    if bootstrap_servers is None:
         return
     result = await groups.reconcile(
         name=meta["name"],
         generation=meta["generation"],
         spec=dict(body.spec),
         previous=previous,
-        bootstrap_servers=found.bootstrap_servers,
+        bootstrap_servers=bootstrap_servers,
         events=_events(body),
     )
     _write(patch, result.status)
