@@ -92,7 +92,7 @@ def test_list_and_describe() -> None:
     assert h.shard.list_groups(states=set(), types={"classic"}) == []
     assert h.shard.list_groups(states={"stable"}, types=set()) == [listed]
     described = h.shard.consumer.describe(GROUP)
-    assert (described.state, described.group_epoch, described.assignment_epoch) == ("Stable", 1, 1)
+    assert (described.state, described.group_epoch, described.assignment_epoch) == ("Stable", 2, 2)
     assert described.assignor_name == "uniform"
     (m,) = described.members
     assert (m.member_id, m.instance_id, m.client_host, m.subscribed_topic_names) == (
@@ -106,7 +106,7 @@ def test_list_and_describe() -> None:
     missing = h.shard.consumer.describe("nope")
     assert (missing.error, missing.error_message) == (
         ErrorCode.group_id_not_found,
-        "Consumer group nope not found.",
+        "Group nope not found.",
     )
     # DescribeGroups is for classic groups: Kafka reports a consumer group Dead, or (v6) an error.
     assert h.shard.describe_group(GROUP, api_version=5).state == "Dead"

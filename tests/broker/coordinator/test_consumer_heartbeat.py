@@ -14,6 +14,7 @@ from brook_broker.coordinator.group.common import GroupConfig
 from brook_broker.coordinator.group.consumer.group import ConsumerGroupState
 from brook_broker.coordinator.group.consumer.member import MemberState
 from brook_broker.coordinator.group.consumer.messages import ConsumerGroupHeartbeatRequest
+from brook_broker.coordinator.group.consumer.subscription import regex_error
 from brook_broker.coordinator.group.consumer_records import (
     ConsumerGroupCurrentMemberAssignmentKey,
     ConsumerGroupMemberMetadataKey,
@@ -29,7 +30,7 @@ def test_three_members_converge_to_two_partitions_each() -> None:
     topic = h.create_topic("orders", 6)
     members = [h.member(name, "orders") for name in "abc"]
     first = members[0].join()
-    assert first.error == ErrorCode.none and first.member_epoch == 1
+    assert first.error == ErrorCode.none and first.member_epoch == 2  # a new group, then a subscription
     assert members[0].partitions(topic) == [0, 1, 2, 3, 4, 5]
     assert first.heartbeat_interval_ms == 5000
     for member in members[1:]:
@@ -39,8 +40,8 @@ def test_three_members_converge_to_two_partitions_each() -> None:
     assert sorted(p for m in members for p in m.partitions(topic)) == list(range(6))
     group = h.group()
     assert group.state is ConsumerGroupState.STABLE
-    assert group.group_epoch == group.assignment_epoch == 3
-    assert {m.member_epoch for m in group.members.values()} == {3}
+    assert group.group_epoch == group.assignment_epoch == 4
+    assert {m.member_epoch for m in group.members.values()} == {4}
 
 
 def test_a_partition_moves_only_after_its_owner_revoked_it() -> None:
@@ -51,11 +52,11 @@ def test_a_partition_moves_only_after_its_owner_revoked_it() -> None:
     b.join()
     # a must give one partition up: it stays at its epoch until it says it no longer owns it.
     response = a.heartbeat(owned={topic: frozenset({0, 1})})
-    assert response.member_epoch == 1 and len(response.assignment[topic]) == 1  # type: ignore[index]
+    assert response.member_epoch == 2 and len(response.assignment[topic]) == 1  # type: ignore[index]
     assert h.group().members[a.member_id].state is MemberState.UNREVOKED_PARTITIONS
     assert b.heartbeat().assignment is None  # b waits: the partition is unreleased
     assert h.group().members[b.member_id].state is MemberState.UNRELEASED_PARTITIONS
-    assert a.heartbeat().member_epoch == 2  # revoked: a moves on
+    assert a.heartbeat().member_epoch == 3  # revoked: a moves on
     assert len(b.heartbeat().assignment[topic]) == 1  # type: ignore[index]
     assert h.group().state is ConsumerGroupState.STABLE
 
@@ -149,17 +150,17 @@ def test_epochs_the_coordinator_did_not_give_are_fenced() -> None:
     b.join()
     settle([a, b])
     member = h.group().members[a.member_id]
-    assert (member.member_epoch, member.previous_member_epoch) == (2, 1)
-    a.epoch = 3
+    assert (member.member_epoch, member.previous_member_epoch) == (3, 2)
+    a.epoch = 4
     assert a.heartbeat().error == ErrorCode.fenced_member_epoch
     a.epoch = 0  # rejoining under the same member id while still a member
     response = a.heartbeat(owned={})
     assert response.error == ErrorCode.fenced_member_epoch
     assert response.error_message is not None and "smaller member epoch (0)" in response.error_message
     # The previous epoch is fine when the response bumping it was lost and nothing extra is owned.
-    a.epoch = 1
+    a.epoch = 2
     assert a.heartbeat(owned={topic: frozenset({0, 1})}).error == ErrorCode.fenced_member_epoch
-    a.epoch = 1
+    a.epoch = 2
     assert a.heartbeat(owned={topic: member.assigned_partitions[topic]}).error == ErrorCode.none
 
 
@@ -328,3 +329,19 @@ def test_an_empty_member_list_still_writes_the_target_metadata() -> None:
     h.member("a").join()  # subscribes to nothing: a member without partitions
     assert h.group().state is ConsumerGroupState.STABLE
     assert any(isinstance(record.key, ConsumerGroupTargetAssignmentMetadataKey) for _, record in h.log)
+
+
+def test_regex_errors_read_like_re2s() -> None:
+    """Kafka compiles with RE2/J; Python's errors are translated, and what RE2 refuses is refused."""
+    assert regex_error("a|b-[0-9]+") is None
+    for pattern, description in [
+        ("a(", "missing closing )"),
+        ("a)", "unexpected )"),
+        ("[a", "missing closing ]"),
+        ("*a", "missing argument to repetition operator"),
+        ("(?=a)b", "invalid or unsupported Perl syntax"),
+        ("(a)\\1", "invalid escape sequence"),
+    ]:
+        assert regex_error(pattern) == (
+            f"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {description}."
+        )

@@ -103,7 +103,7 @@ class ConsumerGroupHeartbeats(ConsumerGroupFencing):
         members = {m.member_id: m for m in group.members.values() if m.member_id != replaced}
         members[member_id] = updated
 
-        bump = group.group_epoch == 0  # a new group moves away from epoch 0 at once
+        bump = False
         if updated != member:
             records.append(
                 CoordinatorRecord(
@@ -116,20 +116,7 @@ class ConsumerGroupHeartbeats(ConsumerGroupFencing):
             )
         resolved = dict(group.resolved_regexes)
         bump |= self._update_regexes(group, [*members.values()], resolved, records, changed=updated.regex)
-        group_epoch = group.group_epoch
-        if bump or _stale(group.metadata_checked_at, self.image):
-            names = subscribed_names(members.values(), resolved)
-            new_hash = subscription.metadata_hash(names, self.image)
-            if bump or new_hash != group.metadata_hash:
-                group_epoch += 1
-                records.append(
-                    CoordinatorRecord(
-                        ConsumerGroupMetadataKey(group.group_id),
-                        ConsumerGroupMetadataValue(group_epoch, new_hash),
-                    )
-                )
-                logger.info("[GroupId %s] Bumped group epoch to %d.", group.group_id, group_epoch)
-            group.metadata_checked_at = self.image.offset
+        group_epoch = self._next_group_epoch(group, [*members.values()], resolved, bump=bump, records=records)
 
         if group_epoch > group.assignment_epoch:
             current = dict(group.target_assignment)
@@ -181,6 +168,32 @@ class ConsumerGroupHeartbeats(ConsumerGroupFencing):
             assignment=reconciled.assigned_partitions if full_request or changed else None,
         )
         return CoordinatorResult(records=records, response=response, on_committed=_refresh_on_failure(group))
+
+    def _next_group_epoch(
+        self,
+        group: ConsumerGroup,
+        members: list[ConsumerGroupMember],
+        resolved: dict[str, frozenset[str]],
+        *,
+        bump: bool,
+        records: list[CoordinatorRecord],
+    ) -> int:
+        """The group epoch after this heartbeat: bumped for a changed subscription or changed
+        metadata of the subscribed topics (checked when the image moved on)."""
+        # A new group moves away from epoch 0 at once; a subscription change counts on top of
+        # that (Kafka 4.3: a first member subscribing to topics gets epoch 2, one without 1).
+        group_epoch = max(group.group_epoch, 1)
+        new_hash = group.metadata_hash
+        if bump or _stale(group.metadata_checked_at, self.image):
+            new_hash = subscription.metadata_hash(subscribed_names(members, resolved), self.image)
+            if bump or new_hash != group.metadata_hash:
+                group_epoch += 1
+            group.metadata_checked_at = self.image.offset
+        if group_epoch != group.group_epoch:
+            value = ConsumerGroupMetadataValue(group_epoch, new_hash)
+            records.append(CoordinatorRecord(ConsumerGroupMetadataKey(group.group_id), value))
+            logger.info("[GroupId %s] Bumped group epoch to %d.", group.group_id, group_epoch)
+        return group_epoch
 
     def _group_for_heartbeat(
         self, group_id: str, *, create: bool, records: list[CoordinatorRecord]

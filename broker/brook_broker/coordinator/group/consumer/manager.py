@@ -51,7 +51,7 @@ from brook_broker.coordinator.group.consumer_records import (
     ConsumerGroupTargetAssignmentMetadataValue,
     ConsumerGroupValue,
 )
-from brook_broker.protocol.errors import BrokerError
+from brook_broker.protocol.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +143,16 @@ class ConsumerGroupManager(ConsumerGroupHeartbeats):
     # --- ConsumerGroupDescribe ----------------------------------------------------------------
 
     def describe(self, group_id: str) -> DescribedConsumerGroup:
-        try:
-            group = self.consumer_group(group_id)
-        except BrokerError as exc:
-            return DescribedConsumerGroup(group_id=group_id, error=exc.error_code, error_message=str(exc))
+        group = self.groups.get(group_id)
+        if not isinstance(group, ConsumerGroup):
+            message = (
+                f"Group {group_id} not found."
+                if group is None
+                else f"Group {group_id} is not a consumer group."
+            )
+            return DescribedConsumerGroup(
+                group_id=group_id, error=ErrorCode.group_id_not_found, error_message=message
+            )
         members = list(group.members.values())
         return DescribedConsumerGroup(
             group_id=group_id,

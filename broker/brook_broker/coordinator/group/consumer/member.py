@@ -65,8 +65,8 @@ class ConsumerGroupMember:
     client_id: str = ""
     client_host: str = ""
     subscribed_topic_names: frozenset[str] = frozenset()
-    #: ``None`` and ``""`` both mean "no regex" (librdkafka sends ``""`` with topic names).
-    subscribed_topic_regex: str | None = None
+    #: ``None`` and ``""`` both mean "no regex"; Kafka 4.3 starts members at ``""``.
+    subscribed_topic_regex: str | None = ""
     server_assignor: str | None = None
     assigned_partitions: Assignment = dataclasses.field(default_factory=dict)
     partitions_pending_revocation: Assignment = dataclasses.field(default_factory=dict)

@@ -39,12 +39,35 @@ def compile_regex(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+#: Python ``re`` error texts -> the RE2/J descriptions Kafka puts in its message.
+_RE2_ERRORS = (
+    ("missing ), unterminated subpattern", "missing closing )"),
+    ("unbalanced parenthesis", "unexpected )"),
+    ("unterminated character set", "missing closing ]"),
+    ("nothing to repeat", "missing argument to repetition operator"),
+    ("multiple repeat", "invalid nested repetition operator"),
+    ("bad character range", "invalid character class range"),
+    ("bad escape (end of pattern)", "trailing backslash at end of expression"),
+    ("bad escape", "invalid escape sequence"),
+    ("unknown extension", "invalid or unsupported Perl syntax"),
+)
+#: Syntax Python accepts and RE2 does not: lookaround, and backreferences (RE2's own descriptions).
+_NOT_RE2 = (
+    (re.compile(r"\(\?(?:=|!|<=|<!)"), "invalid or unsupported Perl syntax"),
+    (re.compile(r"\\[1-9]"), "invalid escape sequence"),
+)
+
+
 def regex_error(pattern: str) -> str | None:
     """Kafka's INVALID_REGULAR_EXPRESSION message for ``pattern``, or ``None`` if it is valid."""
     try:
         re.compile(pattern)
     except re.error as exc:
-        return f"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {exc.msg}."
+        description = next((re2 for py, re2 in _RE2_ERRORS if exc.msg.startswith(py)), exc.msg)
+        return f"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {description}."
+    for syntax, description in _NOT_RE2:
+        if syntax.search(pattern):
+            return f"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {description}."
     return None
 
 
