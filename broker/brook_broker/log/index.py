@@ -46,6 +46,8 @@ class AbstractIndex:
     """A memory-mapped file of fixed-size, sorted entries with binary search (Kafka's ``AbstractIndex``)."""
 
     entry_size: ClassVar[int]
+    #: Whether an entry's offset is its value (TimeIndex: timestamp -> offset) or its key (OffsetIndex).
+    offset_is_value: ClassVar[bool]
 
     def __init__(self, path: Path, *, base_offset: int, max_index_size: int) -> None:
         self.path = path
@@ -176,6 +178,17 @@ class AbstractIndex:
     def _read_key(self, buf: mmap.mmap, slot: int, by_value: bool) -> int:
         raise NotImplementedError
 
+    def truncate_to(self, offset: int) -> None:
+        """Remove entries with offset >= ``offset``."""
+        slot = self._largest_lower_bound_slot(offset, by_value=self.offset_is_value)
+        # No entry <= offset: drop all; an entry for offset itself: drop it too; else keep slot.
+        if slot < 0:
+            self.truncate_to_entries(0)
+        else:
+            assert self._mmap is not None  # a slot was found, so entries are mapped
+            at_offset = self._read_key(self._mmap, slot, self.offset_is_value) == offset
+            self.truncate_to_entries(slot if at_offset else slot + 1)
+
 
 class OffsetIndex(AbstractIndex):
     """Maps offsets to byte positions of batches in the ``.log`` file.
@@ -185,6 +198,7 @@ class OffsetIndex(AbstractIndex):
     """
 
     entry_size: ClassVar[int] = _OFFSET_ENTRY.size
+    offset_is_value: ClassVar[bool] = False
 
     def __init__(self, path: Path, *, base_offset: int, max_index_size: int) -> None:
         super().__init__(path, base_offset=base_offset, max_index_size=max_index_size)
@@ -238,17 +252,6 @@ class OffsetIndex(AbstractIndex):
         self._entries += 1
         self._last_offset = offset
 
-    def truncate_to(self, offset: int) -> None:
-        """Remove entries with offset >= ``offset``."""
-        slot = self._largest_lower_bound_slot(offset, by_value=False)
-        # No entry <= offset: drop all; an entry for offset itself: drop it too; else keep slot.
-        if slot < 0:
-            self.truncate_to_entries(0)
-        elif self._entry(slot).offset == offset:
-            self.truncate_to_entries(slot)
-        else:
-            self.truncate_to_entries(slot + 1)
-
     def _on_entries_changed(self) -> None:
         self._last_offset = self._last_entry().offset
 
@@ -275,6 +278,7 @@ class TimeIndex(AbstractIndex):
     """Maps timestamps to offsets: an entry each time the segment's max timestamp grows."""
 
     entry_size: ClassVar[int] = _TIME_ENTRY.size
+    offset_is_value: ClassVar[bool] = True
 
     def __init__(self, path: Path, *, base_offset: int, max_index_size: int) -> None:
         super().__init__(path, base_offset=base_offset, max_index_size=max_index_size)
@@ -331,16 +335,6 @@ class TimeIndex(AbstractIndex):
         )
         self._entries += 1
         self._last = TimestampOffset(timestamp, offset)
-
-    def truncate_to(self, offset: int) -> None:
-        """Remove entries with offset >= ``offset``."""
-        slot = self._largest_lower_bound_slot(offset, by_value=True)
-        if slot < 0:
-            self.truncate_to_entries(0)
-        elif self._entry(slot).offset == offset:
-            self.truncate_to_entries(slot)
-        else:
-            self.truncate_to_entries(slot + 1)
 
     def _on_entries_changed(self) -> None:
         self._last = self._last_entry_from_file()
