@@ -7,7 +7,6 @@ Batches are encoded with `protocol.record_reader.build_batch`, the project's own
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from brook_broker.log.manager import LogManager
 from brook_broker.log.unified_log import UnifiedLog
@@ -44,25 +43,6 @@ class FakeClock:
 
     def advance(self, ms: int) -> None:
         self.now += ms
-
-
-class MakeBatch(Protocol):
-    def __call__(
-        self,
-        count: int = 1,
-        *,
-        value_size: int = 10,
-        timestamp: int = T0,
-        timestamps: Sequence[int] | None = None,
-        base_offset: int = 0,
-        producer_id: int = NO_PRODUCER_ID,
-        producer_epoch: int = NO_PRODUCER_EPOCH,
-        base_sequence: int = NO_SEQUENCE,
-        partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH,
-        compression: CompressionType = CompressionType.NONE,
-        is_control: bool = False,
-        tag: int = 0,
-    ) -> bytes: ...
 
 
 def make_batch(
