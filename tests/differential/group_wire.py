@@ -12,7 +12,6 @@ broker-generated member ids with stable names, so observations compare.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,26 +43,11 @@ from kio.schema.sync_group.v5.request import SyncGroupRequest, SyncGroupRequestA
 from kio.schema.types import GroupId, TopicName
 from kio.static.primitive import i8, i32, i64
 
-from harness.kafka_wire import CLIENT_ID, KafkaWire, ms
+from harness.kafka_wire import CLIENT_ID, KafkaWire, assignment, ms, subscription
 
 GROUP_KEY = 0
 SESSION_MS = 30_000
 REBALANCE_MS = 30_000
-
-
-def subscription(*topics: str) -> bytes:
-    """ConsumerProtocolSubscription v0: the topics, null user data."""
-    out = struct.pack(">hi", 0, len(topics))
-    for topic in topics:
-        out += struct.pack(">h", len(topic)) + topic.encode()
-    return out + struct.pack(">i", -1)
-
-
-def assignment(topic: str, partitions: Sequence[int]) -> bytes:
-    """ConsumerProtocolAssignment v0: one topic's partitions, null user data."""
-    out = struct.pack(">hi", 0, 1) + struct.pack(">h", len(topic)) + topic.encode()
-    out += struct.pack(">i", len(partitions)) + b"".join(struct.pack(">i", p) for p in partitions)
-    return out + struct.pack(">i", -1)
 
 
 class MemberIds:

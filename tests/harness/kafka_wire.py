@@ -386,6 +386,24 @@ def init_producer_id_request() -> InitProducerIdRequest:
     return InitProducerIdRequest(transactional_id=None, transaction_timeout=ms(60_000))
 
 
+# --- consumer group payloads (the "consumer" protocol type's JoinGroup/SyncGroup metadata) --------
+
+
+def subscription(*topics: str) -> bytes:
+    """ConsumerProtocolSubscription v0: the topics, null user data."""
+    out = struct.pack(">hi", 0, len(topics))
+    for topic in topics:
+        out += struct.pack(">h", len(topic)) + topic.encode()
+    return out + struct.pack(">i", -1)
+
+
+def assignment(topic: str, partitions: Sequence[int]) -> bytes:
+    """ConsumerProtocolAssignment v0: one topic's partitions, null user data."""
+    out = struct.pack(">hi", 0, 1) + struct.pack(">h", len(topic)) + topic.encode()
+    out += struct.pack(">i", len(partitions)) + b"".join(struct.pack(">i", p) for p in partitions)
+    return out + struct.pack(">i", -1)
+
+
 # --- one-partition round trips ---------------------------------------------------------------
 
 

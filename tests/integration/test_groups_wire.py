@@ -10,7 +10,6 @@ OffsetDelete/DeleteGroups errors, and that clients cannot write to ``__consumer_
 from __future__ import annotations
 
 import datetime
-import struct
 from pathlib import Path
 
 from kio.schema.delete_groups.v2.request import DeleteGroupsRequest
@@ -40,11 +39,11 @@ from kio.schema.sync_group.v0.request import SyncGroupRequest as SyncGroupReques
 from kio.schema.sync_group.v0.request import SyncGroupRequestAssignment as SyncAssignmentV0
 from kio.schema.sync_group.v5.request import SyncGroupRequest
 from kio.schema.types import GroupId, TopicName
-from kio.static.primitive import i8, i32, i32Timedelta, i64, i64Timedelta
+from kio.static.primitive import i8, i32, i64, i64Timedelta
 
 from harness.brook import BrookProcess, start_brook
 from harness.kafka_clients import create_topic, wait_until
-from harness.kafka_wire import KafkaWire, metadata_request, new_batch, produce_request
+from harness.kafka_wire import KafkaWire, metadata_request, ms, new_batch, produce_request, subscription
 
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
@@ -56,18 +55,6 @@ INVALID_TOPIC_EXCEPTION = 17
 NON_EMPTY_GROUP = 68
 GROUP_ID_NOT_FOUND = 69
 GROUP_SUBSCRIBED_TO_TOPIC = 86
-
-
-def _ms(value: int) -> i32Timedelta:
-    return i32Timedelta.parse(datetime.timedelta(milliseconds=value))
-
-
-def _subscription(*topics: str) -> bytes:
-    """ConsumerProtocolSubscription v0: topics and null user data."""
-    out = struct.pack(">hi", 0, len(topics))
-    for topic in topics:
-        out += struct.pack(">h", len(topic)) + topic.encode()
-    return out + struct.pack(">i", -1)
 
 
 def _commit(
@@ -143,10 +130,10 @@ def test_a_whole_classic_membership_at_version_0(shared_brook: BrookProcess, uni
         joined = wire.request(
             JoinGroupRequest(
                 group_id=GroupId(group),
-                session_timeout=_ms(10_000),  # v0: also the rebalance timeout
+                session_timeout=ms(10_000),  # v0: also the rebalance timeout
                 member_id="",
                 protocol_type="consumer",
-                protocols=(JoinGroupRequestProtocol(name="range", metadata=_subscription(unique_topic)),),
+                protocols=(JoinGroupRequestProtocol(name="range", metadata=subscription(unique_topic)),),
             )
         )
         assert joined.error_code == NONE, "v0 joins in one step (no MEMBER_ID_REQUIRED)"
@@ -155,7 +142,7 @@ def test_a_whole_classic_membership_at_version_0(shared_brook: BrookProcess, uni
             and joined.protocol_name == "range"
             and joined.leader == joined.member_id
         )
-        assert [m.metadata for m in joined.members] == [_subscription(unique_topic)]
+        assert [m.metadata for m in joined.members] == [subscription(unique_topic)]
         synced = wire.request(
             SyncGroupRequestV0(
                 group_id=GroupId(group),
@@ -282,7 +269,7 @@ def test_offsets_of_a_deleted_topic_are_removed(shared_brook: BrookProcess, uniq
     with KafkaWire.connect(shared_brook.bootstrap) as wire:
         wire.request(FindCoordinatorRequestV1(key=group, key_type=i8(0)))
         assert wire.request(_commit(group, unique_topic, {0: 3})).topics[0].partitions[0].error_code == NONE
-        wire.request(DeleteTopicsRequest(topic_names=(TopicName(unique_topic),), timeout=_ms(10_000)))
+        wire.request(DeleteTopicsRequest(topic_names=(TopicName(unique_topic),), timeout=ms(10_000)))
         wait_until(
             lambda: _fetch_all(wire, group) == {}, what="the deleted topic's offsets to go", timeout_s=60
         )
@@ -306,10 +293,10 @@ def test_a_group_with_members_keeps_its_metadata_and_the_offsets_it_consumes(
         joined = wire.request(
             JoinGroupRequest(
                 group_id=GroupId(group),
-                session_timeout=_ms(10_000),
+                session_timeout=ms(10_000),
                 member_id="",
                 protocol_type="consumer",
-                protocols=(JoinGroupRequestProtocol(name="range", metadata=_subscription(unique_topic)),),
+                protocols=(JoinGroupRequestProtocol(name="range", metadata=subscription(unique_topic)),),
             )
         )
         assert joined.error_code == NONE
