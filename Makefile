@@ -95,7 +95,7 @@ E2E_STAMP := $(E2E_HOME)/.complete
 e2e-infra: $(E2E_STAMP)
 
 $(E2E_STAMP): e2e/versions.env e2e/k8s_build.py e2e/schemas.py
-	BROOK_CACHE=$(CACHE) $(PYTHON) -m e2e.k8s_build
+	BROOK_CACHE=$(CACHE) PYTHONPATH=tests $(PYTHON) -m e2e.k8s_build
 	@touch $@
 
 # One control plane for the whole session (~15-30 s to start); logs are kept when a test fails.
