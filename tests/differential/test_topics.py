@@ -7,6 +7,7 @@ codes, error messages and the resulting metadata (leaders, replicas, ISR, epochs
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 import pytest
@@ -287,6 +288,32 @@ def create_partitions(t: Target) -> Observation:
         "results": {k: _result(t, r) for k, r in steps.items()},
         "metadata_after": _topic_metadata(t, name),
     }
+
+
+@scenario
+def metadata_by_topic_id(t: Target) -> Observation:
+    """Metadata v12 by topic id: found whether the name beside it is null or "" (as the Java
+    consumer sends for a regex subscription), UNKNOWN_TOPIC_ID for an id no topic has."""
+    name = t.topic()
+    admin.create_topic(t, name, partitions=2)
+    [known] = admin.metadata(t, [name]).topics
+    seen: dict[str, Any] = {}
+    for label, beside in (("null_name", None), ("empty_name", "")):
+        unknown = uuid.uuid4()
+        topics = admin.metadata_by_id(t, [known.topic_id, unknown], name=beside).topics
+        seen[label] = sorted(
+            (
+                {
+                    "name": topic.name,
+                    "id": "known" if topic.topic_id == known.topic_id else plain(topic.topic_id == unknown),
+                    "error_code": plain(topic.error_code),
+                    "partitions": len(topic.partitions),
+                }
+                for topic in topics
+            ),
+            key=lambda row: str(row["id"]),
+        )
+    return seen
 
 
 OFFSETS_TOPIC = "__consumer_offsets"

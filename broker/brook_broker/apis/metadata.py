@@ -128,7 +128,9 @@ async def handle_metadata(context: RequestContext, request: Any) -> MetadataResp
         for item in requested:
             name = item.name
             topic_id = getattr(item, "topic_id", None)
-            if name is None:
+            # A topic asked for by id (v12+): Kafka looks up the id whatever the name holds (the
+            # Java client leaves it "", its default, rather than null).
+            if name is None or (topic_id is not None and topic_id.int != 0):
                 found = image.topics_by_id.get(topic_id) if topic_id is not None else None
                 topics.append(
                     _topic_response(found, authorized_operations=operations)
