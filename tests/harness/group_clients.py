@@ -52,12 +52,13 @@ class GroupMember:
         session_ms: int = 10_000,
         max_records: int | None = None,
         pause_after: int | None = None,
+        group_protocol: str = "classic",
     ) -> None:
         self.client = client
         self.name = client_id
         args = [sys.executable, "-m", "harness.group_member", "--client", client, "--bootstrap", bootstrap]
         args += ["--group", group, "--topic", topic, "--client-id", client_id, "--assignor", assignor]
-        args += ["--session-ms", str(session_ms)]
+        args += ["--session-ms", str(session_ms), "--group-protocol", group_protocol]
         if instance_id is not None:
             args += ["--instance-id", instance_id]
         if max_records is not None:

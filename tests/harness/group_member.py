@@ -1,6 +1,6 @@
 """One consumer-group member in its own process, for integration tests of the group coordinator.
 
-``python -m harness.group_member --client confluent|aiokafka|kafka-python ...`` subscribes to a
+``python -m harness.group_member --client confluent|aiokafka|kafka-python|java ...`` subscribes to a
 topic in a group and prints one JSON line per event on stdout:
 
     {"event": "assigned", "partitions": [0, 3]}        the member's whole assignment after a rebalance
@@ -14,6 +14,11 @@ consumer cleanly — a dynamic member sends LeaveGroup; SIGKILL is a crash. ``--
 stops polling after N records but stays in the group (librdkafka heartbeats on its own thread)
 until SIGTERM: a member that holds partitions and has lag, for the tools to describe. Driven by
 `harness.group_clients.GroupMember`.
+
+``--group-protocol consumer`` makes confluent-kafka and Java members use KIP-848's protocol (the
+coordinator assigns; ``--assignor`` names its server-side assignor). ``--client java`` execs
+``harness/java/GroupMember.java`` (kafka-clients from the reference jars), which prints the same
+events; a topic starting with ``^`` is a regex subscription there.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 _stopping = False
@@ -50,19 +56,23 @@ def run_confluent(args: argparse.Namespace) -> None:
     config = {
         "bootstrap.servers": args.bootstrap,
         "group.id": args.group,
-        "group.protocol": "classic",
+        "group.protocol": args.group_protocol,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": args.session_ms,
-        "heartbeat.interval.ms": min(1000, args.session_ms // 3),
-        "partition.assignment.strategy": args.assignor,
         "client.id": args.client_id,
     }
+    if args.group_protocol == "classic":
+        config["session.timeout.ms"] = args.session_ms
+        config["heartbeat.interval.ms"] = min(1000, args.session_ms // 3)
+        config["partition.assignment.strategy"] = args.assignor
+    elif args.assignor in ("uniform", "range"):  # KIP-848: timeouts and assignment are the broker's
+        config["group.remote.assignor"] = args.assignor
     if args.instance_id:
         config["group.instance.id"] = args.instance_id
     consumer = Consumer(config)
     owned: set[int] = set()
-    cooperative = args.assignor == "cooperative-sticky"
+    # KIP-848's assignments are incremental too: callbacks get what was added or revoked.
+    cooperative = args.assignor == "cooperative-sticky" or args.group_protocol == "consumer"
 
     def on_assign(c: Any, partitions: list[Any]) -> None:
         if cooperative:  # incremental: only the partitions added by this rebalance
@@ -97,7 +107,8 @@ def run_confluent(args: argparse.Namespace) -> None:
         partition, offset, value = message.partition(), message.offset(), message.value()
         # A record (not an event): it has a partition and an offset, and the tests' records a value.
         assert partition is not None and offset is not None and value is not None
-        consumer.commit(offsets=[TopicPartition(args.topic, partition, offset + 1)], asynchronous=False)
+        topic = message.topic() or args.topic
+        consumer.commit(offsets=[TopicPartition(topic, partition, offset + 1)], asynchronous=False)
         _emit("record", partition=partition, offset=offset, value=value.decode())
         count += 1
     consumer.close()
@@ -188,9 +199,29 @@ async def run_aiokafka(args: argparse.Namespace) -> None:
         await consumer.stop()
 
 
+def run_java(args: argparse.Namespace) -> None:
+    """Replace this process with the Java member (signals then reach the JVM directly)."""
+    from harness.dist import ensure_kafka_dist
+    from harness.jvm import java_executable, log4j2_config
+
+    dist = ensure_kafka_dist()
+    source = Path(__file__).resolve().with_name("java") / "GroupMember.java"
+    log_config = log4j2_config(dist, broker=False)
+    command = [java_executable(), "-Xmx256m", f"-Dlog4j2.configurationFile={log_config}"]
+    command += ["-cp", dist.classpath, str(source), "--bootstrap", args.bootstrap, "--group", args.group]
+    command += ["--topic", args.topic, "--client-id", args.client_id, "--group-protocol", args.group_protocol]
+    command += ["--assignor", args.assignor]
+    if args.instance_id:
+        command += ["--instance-id", args.instance_id]
+    if args.max_records is not None:
+        command += ["--max-records", str(args.max_records)]
+    sys.stdout.flush()
+    os.execv(command[0], command)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--client", choices=["confluent", "aiokafka", "kafka-python"], required=True)
+    parser.add_argument("--client", choices=["confluent", "aiokafka", "kafka-python", "java"], required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--topic", required=True)
@@ -200,11 +231,14 @@ def main() -> int:
     parser.add_argument("--session-ms", type=int, default=10_000)
     parser.add_argument("--max-records", type=int)
     parser.add_argument("--pause-after", type=int)
+    parser.add_argument("--group-protocol", choices=["classic", "consumer"], default="classic")
     args = parser.parse_args()
     if level := os.environ.get("GROUP_MEMBER_LOG"):
         # The client library's own log on stderr, for diagnosing a member (e.g. GROUP_MEMBER_LOG=DEBUG).
         logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if args.client == "java":
+        run_java(args)
     if args.client == "confluent":
         run_confluent(args)
     elif args.client == "kafka-python":
