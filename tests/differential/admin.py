@@ -140,7 +140,8 @@ def metadata_by_id(target: Target, topic_ids: Sequence[uuid.UUID], *, name: str 
     sends "", its default; the protocol allows null)."""
     request = MetadataRequest(
         topics=tuple(
-            MetadataRequestTopic(topic_id=i, name=None if name is None else TopicName(name)) for i in topic_ids
+            MetadataRequestTopic(topic_id=i, name=None if name is None else TopicName(name))
+            for i in topic_ids
         ),
         allow_auto_topic_creation=False,
         include_topic_authorized_operations=False,

@@ -210,7 +210,7 @@ def run_java(args: argparse.Namespace) -> None:
     command = [java_executable(), "-Xmx256m", f"-Dlog4j2.configurationFile={log_config}"]
     command += ["-cp", dist.classpath, str(source), "--bootstrap", args.bootstrap, "--group", args.group]
     command += ["--topic", args.topic, "--client-id", args.client_id, "--group-protocol", args.group_protocol]
-    command += ["--assignor", args.assignor]
+    command += ["--assignor", args.assignor, "--session-ms", str(args.session_ms)]
     if args.instance_id:
         command += ["--instance-id", args.instance_id]
     if args.max_records is not None:

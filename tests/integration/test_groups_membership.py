@@ -22,7 +22,7 @@ from harness.group_clients import (
 from harness.kafka_clients import create_topic
 
 PARTITIONS = 6
-CLIENTS = ["confluent", "aiokafka", "kafka-python"]
+CLIENTS = ["confluent", "aiokafka", "kafka-python", "java"]
 
 
 def _all_consumed_once(members: list[GroupMember], expected: list[str]) -> None:
@@ -106,7 +106,7 @@ def test_partitions_move_when_a_member_joins_and_when_one_leaves(
                 m.kill()
 
 
-@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+@pytest.mark.parametrize("client", ["confluent", "kafka-python", "java"])
 def test_a_crashed_members_partitions_move_after_its_session_times_out(
     shared_brook: BrookProcess, unique_topic: str, client: str
 ) -> None:

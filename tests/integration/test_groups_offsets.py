@@ -26,7 +26,7 @@ from harness.group_clients import (
 from harness.kafka_clients import create_topic
 
 PARTITIONS = 3
-CLIENTS = ["confluent", "aiokafka", "kafka-python"]
+CLIENTS = ["confluent", "aiokafka", "kafka-python", "java"]
 
 
 def _next_offsets(records: list[Consumed]) -> dict[int, int]:

@@ -53,6 +53,17 @@ public final class GroupMember {
         String assignor = args.get("assignor");
         if (protocol.equals("consumer") && (("uniform").equals(assignor) || ("range").equals(assignor))) {
             props.put("group.remote.assignor", assignor);
+        } else if (protocol.equals("classic")) {
+            // Client-side assignors, named as the Python members name them.
+            Map<String, String> assignors = Map.of(
+                "range", "org.apache.kafka.clients.consumer.RangeAssignor",
+                "roundrobin", "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+                "sticky", "org.apache.kafka.clients.consumer.StickyAssignor",
+                "cooperative-sticky", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+            props.put("partition.assignment.strategy", assignors.getOrDefault(assignor, assignors.get("range")));
+            int sessionMs = Integer.parseInt(args.getOrDefault("session-ms", "10000"));
+            props.put("session.timeout.ms", Integer.toString(sessionMs));
+            props.put("heartbeat.interval.ms", Integer.toString(Math.min(1000, sessionMs / 3)));
         }
         long maxRecords = Long.parseLong(args.getOrDefault("max-records", "-1"));
         String topic = args.get("topic");
