@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from harness.kafka_clients import wait_until
 from harness.processes import with_parent_death_signal
@@ -192,3 +193,51 @@ def produce_values(bootstrap: str, topic: str, values: Iterable[str], *, partiti
 
 def consumed_values(members: Iterable[GroupMember]) -> list[str]:
     return [r.value for m in members for r in m.records]
+
+
+def all_consumed_once(members: Sequence[GroupMember], expected: Sequence[str]) -> None:
+    """Until the members together have consumed exactly ``expected``; none of it twice."""
+    wait_until(
+        lambda: sorted(consumed_values(members)) == sorted(expected),
+        what=f"{len(expected)} records consumed by the group (got {len(consumed_values(members))})",
+    )
+    values = consumed_values(members)
+    assert len(values) == len(set(values)), "no record was consumed twice"
+
+
+def read_from_own_partitions(members: Sequence[GroupMember], values: Iterable[str]) -> None:
+    """Each of ``values`` (produced after the last rebalance) came from its consumer's partitions."""
+    wanted = set(values)
+    for member in members:
+        partitions = {r.partition for r in member.records if r.value in wanted}
+        assert partitions <= set(member.assignment), (
+            f"{member.name} read {partitions}, owns {member.assignment}"
+        )
+
+
+def next_offsets(records: Iterable[Consumed]) -> dict[int, int]:
+    """Per partition, the offset after the last record consumed (what the member committed)."""
+    last: dict[int, int] = {}
+    for record in records:
+        last[record.partition] = max(last.get(record.partition, -1), record.offset)
+    return {partition: offset + 1 for partition, offset in last.items()}
+
+
+def resumes_exactly(first: list[Consumed], second: list[Consumed], expected: Sequence[str]) -> None:
+    """``second`` carried on exactly after what ``first`` committed: nothing lost, nothing twice."""
+    values = [r.value for r in first + second]
+    assert sorted(values) == sorted(expected), "nothing lost"
+    assert len(values) == len(set(values)), "nothing read twice"
+    for partition, offset in next_offsets(first).items():
+        resumed = [r.offset for r in second if r.partition == partition]
+        assert not resumed or min(resumed) == offset, (
+            f"partition {partition} resumed at {min(resumed)}, not {offset}"
+        )
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, *, partitions: int) -> dict[int, int]:
+    """The group's committed offsets in ``topic`` (partitions without one left out), via the admin API."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(partitions)])
+    result = admin.list_consumer_group_offsets([request])[group].result(timeout=30)
+    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}

@@ -15,15 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from harness.brook import BrookProcess, start_brook
 from harness.group_clients import (
-    Consumed,
     GroupMember,
+    all_consumed_once,
+    committed_offsets,
     consumed_values,
+    next_offsets,
     produce_values,
+    read_from_own_partitions,
+    resumes_exactly,
     wait_for_assignment,
     wait_until,
 )
@@ -67,22 +71,6 @@ def member(
     )
 
 
-def all_consumed_once(members: list[GroupMember], expected: list[str]) -> None:
-    wait_until(
-        lambda: sorted(consumed_values(members)) == sorted(expected),
-        what=f"{len(expected)} records consumed by the group (got {len(consumed_values(members))})",
-    )
-    values = consumed_values(members)
-    assert len(values) == len(set(values)), "no record was consumed twice"
-
-
-def from_own_partitions(members: list[GroupMember], values: list[str]) -> None:
-    wanted = set(values)
-    for m in members:
-        partitions = {r.partition for r in m.records if r.value in wanted}
-        assert partitions <= set(m.assignment), f"{m.name} read {partitions}, owns {m.assignment}"
-
-
 @pytest.mark.parametrize("client", CLIENTS)
 def test_three_members_each_own_two_partitions_and_consume_every_message_once(
     fast_brook: BrookProcess, unique_topic: str, client: str
@@ -96,7 +84,7 @@ def test_three_members_each_own_two_partitions_and_consume_every_message_once(
             fast_brook.bootstrap, unique_topic, (f"order-{i}" for i in range(60)), partitions=PARTITIONS
         )
         all_consumed_once(members, expected)
-        from_own_partitions(members, expected)
+        read_from_own_partitions(members, expected)
         assert sorted(len(m.records) for m in members) == [20, 20, 20]
     finally:
         for m in members:
@@ -158,31 +146,6 @@ def test_a_regex_subscription_picks_up_a_new_matching_topic(
         )
 
 
-def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(PARTITIONS)])
-    result = admin.list_consumer_group_offsets([request])[group].result(timeout=30)
-    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
-
-
-def next_offsets(records: list[Consumed]) -> dict[int, int]:
-    last: dict[int, int] = {}
-    for record in records:
-        last[record.partition] = max(last.get(record.partition, -1), record.offset)
-    return {partition: offset + 1 for partition, offset in last.items()}
-
-
-def resumes_exactly(first: list[Consumed], second: list[Consumed], expected: list[str]) -> None:
-    values = [r.value for r in first + second]
-    assert sorted(values) == sorted(expected), "nothing lost"
-    assert len(values) == len(set(values)), "nothing read twice"
-    for partition, offset in next_offsets(first).items():
-        resumed = [r.offset for r in second if r.partition == partition]
-        assert not resumed or min(resumed) == offset, f"partition {partition} resumed at {min(resumed)}"
-
-
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_restarted_consumer_resumes_exactly_after_its_committed_offsets(
     fast_brook: BrookProcess, unique_topic: str, client: str
@@ -195,7 +158,8 @@ def test_a_restarted_consumer_resumes_exactly_after_its_committed_offsets(
     )
     with member(fast_brook, client, group, unique_topic, "first", max_records=25) as first:
         first.wait_for(lambda m: m.closed, what="25 records, then a clean close")
-    assert committed(bootstrap, group, unique_topic) == next_offsets(first.records)
+    committed = committed_offsets(bootstrap, group, unique_topic, partitions=PARTITIONS)
+    assert committed == next_offsets(first.records)
     with member(fast_brook, client, group, unique_topic, "second") as second:
         second.wait_for(lambda m: len(m.records) >= 35, what="the other 35 records")
     resumes_exactly(first.records, second.records, expected)
@@ -222,7 +186,7 @@ def test_groups_and_offsets_survive_a_broker_restart(tmp_path: Path, unique_topi
             else:
                 brook.kill()
             brook.start()
-            # The group is loaded from __consumer_offsets: same epochs, same members.
+            # The group is loaded from __consumer_offsets: same state, same members.
             wait_until(
                 lambda: _described(bootstrap, running_group) == epoch_before, what="the group reloaded"
             )
@@ -242,7 +206,7 @@ def test_groups_and_offsets_survive_a_broker_restart(tmp_path: Path, unique_topi
 
 
 def _described(bootstrap: str, group: str) -> tuple[str, int, list[str]] | None:
-    """(state, assignment epoch... via the admin client: state and sorted member ids), or None."""
+    """The group as the admin client describes it (state, member count, member ids), or None."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         description = admin.describe_consumer_groups([group])[group].result(timeout=10)

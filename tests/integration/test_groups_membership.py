@@ -14,34 +14,15 @@ import pytest
 from harness.brook import BrookProcess
 from harness.group_clients import (
     GroupMember,
-    consumed_values,
+    all_consumed_once,
     produce_values,
+    read_from_own_partitions,
     wait_for_assignment,
-    wait_until,
 )
 from harness.kafka_clients import create_topic
 
 PARTITIONS = 6
 CLIENTS = ["confluent", "aiokafka", "kafka-python", "java"]
-
-
-def _all_consumed_once(members: list[GroupMember], expected: list[str]) -> None:
-    wait_until(
-        lambda: sorted(consumed_values(members)) == sorted(expected),
-        what=f"{len(expected)} records consumed by the group (got {len(consumed_values(members))})",
-    )
-    values = consumed_values(members)
-    assert len(values) == len(set(values)), "no record was consumed twice"
-
-
-def _from_own_partitions(members: list[GroupMember], values: list[str]) -> None:
-    """Each of ``values`` (produced after the last rebalance) came from its consumer's partitions."""
-    wanted = set(values)
-    for member in members:
-        partitions = {r.partition for r in member.records if r.value in wanted}
-        assert partitions <= set(member.assignment), (
-            f"{member.name} read {partitions}, owns {member.assignment}"
-        )
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -62,8 +43,8 @@ def test_three_members_each_own_two_partitions_and_consume_every_message_once(
         expected = produce_values(
             bootstrap, unique_topic, (f"order-{i}" for i in range(60)), partitions=PARTITIONS
         )
-        _all_consumed_once(members, expected)
-        _from_own_partitions(members, expected)
+        all_consumed_once(members, expected)
+        read_from_own_partitions(members, expected)
         assert sorted(len(m.records) for m in members) == [20, 20, 20]
     finally:
         for member in members:
@@ -91,14 +72,14 @@ def test_partitions_move_when_a_member_joins_and_when_one_leaves(
         first = produce_values(
             bootstrap, unique_topic, (f"first-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once([a, b, c], first)
+        all_consumed_once([a, b, c], first)
         c.stop()  # LeaveGroup: the others take its partitions at once, not after a session timeout
         wait_for_assignment([a, b], [3, 3], partitions=PARTITIONS)
         second = produce_values(
             bootstrap, unique_topic, (f"second-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once([a, b, c], first + second)
-        _from_own_partitions([a, b], second)
+        all_consumed_once([a, b, c], first + second)
+        read_from_own_partitions([a, b], second)
         assert not {r.value for r in c.records} & set(second)
     finally:
         for m in (a, b, c):
@@ -132,7 +113,7 @@ def test_a_crashed_members_partitions_move_after_its_session_times_out(
         expected = produce_values(
             bootstrap, unique_topic, (f"after-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once(members, expected)
+        all_consumed_once(members, expected)
     finally:
         for member in members:
             member.kill()
@@ -158,8 +139,8 @@ def test_two_groups_each_receive_every_message(shared_brook: BrookProcess, uniqu
         expected = produce_values(
             bootstrap, unique_topic, (f"order-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once(email, expected)
-        _all_consumed_once(analytics, expected)
+        all_consumed_once(email, expected)
+        all_consumed_once(analytics, expected)
     finally:
         for member in email + analytics:
             member.kill()
@@ -198,7 +179,7 @@ def test_a_restarted_static_member_gets_its_partitions_back_without_a_rebalance(
         expected = produce_values(
             bootstrap, unique_topic, (f"v{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once([a, b2], expected)
+        all_consumed_once([a, b2], expected)
     finally:
         for m in (a, b, b2):
             if m is not None:
@@ -229,7 +210,7 @@ def test_cooperative_sticky_moves_only_the_partitions_that_change_owner(
         first = produce_values(
             bootstrap, unique_topic, (f"first-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once([a], first)
+        all_consumed_once([a], first)
         b = member("b")
         wait_for_assignment([a, b], [3, 3], partitions=PARTITIONS)
         # Incremental: `a` gave up three partitions and kept three, never holding nothing.
@@ -238,7 +219,7 @@ def test_cooperative_sticky_moves_only_the_partitions_that_change_owner(
         second = produce_values(
             bootstrap, unique_topic, (f"second-{i}" for i in range(30)), partitions=PARTITIONS
         )
-        _all_consumed_once([a, b], first + second)
+        all_consumed_once([a, b], first + second)
     finally:
         for m in (a, b):
             if m is not None:

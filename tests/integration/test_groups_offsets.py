@@ -8,18 +8,17 @@ survive a clean broker restart and a ``kill -9`` (the partitions are replayed at
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from harness.brook import BrookProcess
 from harness.group_clients import (
-    Consumed,
     GroupMember,
+    committed_offsets,
     consumed_values,
+    next_offsets,
     produce_values,
+    resumes_exactly,
     wait_for_assignment,
     wait_until,
 )
@@ -27,33 +26,6 @@ from harness.kafka_clients import create_topic
 
 PARTITIONS = 3
 CLIENTS = ["confluent", "aiokafka", "kafka-python", "java"]
-
-
-def _next_offsets(records: list[Consumed]) -> dict[int, int]:
-    """Per partition, the offset after the last record consumed (what was committed)."""
-    last: dict[int, int] = defaultdict(lambda: -1)
-    for record in records:
-        last[record.partition] = max(last[record.partition], record.offset)
-    return {partition: offset + 1 for partition, offset in last.items()}
-
-
-def _resumes_exactly(first: list[Consumed], second: list[Consumed], expected: list[str]) -> None:
-    values = [r.value for r in first + second]
-    assert sorted(values) == sorted(expected), "nothing lost"
-    assert len(values) == len(set(values)), "nothing read twice"
-    committed = _next_offsets(first)
-    for partition, offset in committed.items():
-        resumed = [r.offset for r in second if r.partition == partition]
-        assert not resumed or min(resumed) == offset, (
-            f"partition {partition} resumed at {min(resumed)}, not {offset}"
-        )
-
-
-def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(PARTITIONS)])
-    result = admin.list_consumer_group_offsets([request])[group].result(timeout=30)
-    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -71,10 +43,11 @@ def test_a_restarted_consumer_resumes_exactly_after_its_committed_offsets(
     ) as first:
         first.wait_for(lambda m: m.closed, what="25 records, then a clean close")
     assert len(first.records) == 25
-    assert _committed(bootstrap, group, unique_topic) == _next_offsets(first.records)
+    committed = committed_offsets(bootstrap, group, unique_topic, partitions=PARTITIONS)
+    assert committed == next_offsets(first.records)
     with GroupMember(client=client, bootstrap=bootstrap, group=group, topic=unique_topic) as second:
         second.wait_for(lambda m: len(m.records) >= 35, what="the other 35 records")
-    _resumes_exactly(first.records, second.records, expected)
+    resumes_exactly(first.records, second.records, expected)
 
 
 @pytest.mark.parametrize("stop", ["clean", "kill -9"])
@@ -95,7 +68,7 @@ def test_offsets_and_groups_survive_a_broker_restart(
     running = GroupMember(client="confluent", bootstrap=bootstrap, group=running_group, topic=unique_topic)
     try:
         running.wait_for(lambda m: len(m.records) == 60, what="all 60 records")
-        committed_before = _committed(bootstrap, stopped_group, unique_topic)
+        committed_before = committed_offsets(bootstrap, stopped_group, unique_topic, partitions=PARTITIONS)
         if stop == "clean":
             assert brook.stop() == 0
         else:
@@ -110,7 +83,8 @@ def test_offsets_and_groups_survive_a_broker_restart(
             ),
             what="both groups listed after the restart",
         )
-        assert _committed(bootstrap, stopped_group, unique_topic) == committed_before
+        committed_after = committed_offsets(bootstrap, stopped_group, unique_topic, partitions=PARTITIONS)
+        assert committed_after == committed_before
         # The member that stayed up carries on from its committed offsets: no record twice.
         more = produce_values(
             bootstrap, unique_topic, (f"later-{i}" for i in range(30)), partitions=PARTITIONS
@@ -123,7 +97,7 @@ def test_offsets_and_groups_survive_a_broker_restart(
         client="aiokafka", bootstrap=bootstrap, group=stopped_group, topic=unique_topic
     ) as second:
         second.wait_for(lambda m: len(m.records) >= 65, what="the 65 records the first member left")
-    _resumes_exactly(first.records, second.records, expected + more)
+    resumes_exactly(first.records, second.records, expected + more)
 
 
 def test_members_of_a_loaded_group_carry_on_without_a_rebalance(
