@@ -165,3 +165,18 @@ def produce_log_append_time(t: Target) -> Observation:
         "log_append_time": _produce_raw(t, name, new_batch([b"x"], timestamp_ms=1000)),
         "create_time": _produce_raw(t, create_time, new_batch([b"x"], timestamp_ms=1000)),
     }
+
+
+@scenario
+def produce_keyless_to_compacted_topic(t: Target) -> Observation:
+    """A compacted topic keeps the latest record per key: a batch with a keyless record is refused
+    with INVALID_RECORD and nothing of it is appended; keyed batches go on. compact,delete too."""
+    compacted, both = t.topic(), t.topic("both")
+    admin.create_topic(t, compacted, configs={"cleanup.policy": "compact"})
+    admin.create_topic(t, both, configs={"cleanup.policy": "compact,delete"})
+    return {
+        "keyed": _produce_raw(t, compacted, new_batch([b"a"], keys=[b"k"])),
+        "one_keyless": _produce_raw(t, compacted, new_batch([b"b", b"c"], keys=[b"k", None])),
+        "keyed_after": _produce_raw(t, compacted, new_batch([b"d"], keys=[b"k"])),
+        "compact_delete": _produce_raw(t, both, new_batch([b"e"], keys=[None])),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kio.schema.produce.v12.response import (
+    BatchIndexAndErrorMessage,
     PartitionProduceResponse,
     ProduceResponse,
     TopicProduceResponse,
@@ -37,7 +38,10 @@ def _partition_response(index: int, result: ProduceResult) -> PartitionProduceRe
         base_offset=i64(result.base_offset),
         log_append_time=codec.timestamp_from_ms(result.log_append_time_ms),
         log_start_offset=i64(result.log_start_offset),
-        record_errors=(),
+        record_errors=tuple(
+            BatchIndexAndErrorMessage(batch_index=i32(e.batch_index), batch_index_error_message=e.message)
+            for e in result.record_errors
+        ),
         error_message=result.error_message,
     )
 

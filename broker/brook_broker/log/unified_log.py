@@ -211,6 +211,7 @@ class UnifiedLog:
                 leader_epoch=leader_epoch,
                 config=self.config,
                 now_ms=now,
+                topic_partition=self.topic_partition,
             )
             updates, duplicate = self.producer_state_manager.analyze(validated.headers, AppendOrigin.CLIENT)
             if duplicate is not None:

@@ -26,7 +26,9 @@ from brook_broker.protocol.errors import (
     InvalidRecordError,
     InvalidTimestampError,
     RecordBatchTooLargeError,
+    RecordError,
     RecordTooLargeError,
+    RecordValidationError,
 )
 from brook_broker.protocol.records import (
     BATCH_PREFIX_SIZE,
@@ -38,6 +40,7 @@ from brook_broker.protocol.records import (
     stamp_batch,
     validate_batches,
 )
+from brook_broker.protocol.types import TopicPartition
 
 
 class UnexpectedAppendOffsetError(Exception):
@@ -102,6 +105,7 @@ def validate_and_assign_offsets(
     leader_epoch: int,
     config: LogConfig,
     now_ms: int,
+    topic_partition: TopicPartition,
 ) -> ValidatedRecords:
     """Check client batches and give them offsets from ``next_offset`` on.
 
@@ -133,7 +137,7 @@ def validate_and_assign_offsets(
         if header.has_producer_id and header.base_sequence == NO_SEQUENCE:
             raise InvalidRecordError(f"batch of producer {header.producer_id} has no sequence number")
         if compacted:
-            _check_keys(view[position : position + batch_size])
+            _check_keys(view[position : position + batch_size], topic_partition)
         base_offset = next_offset
         next_offset += header.last_offset_delta + 1
         if log_append_time:
@@ -225,10 +229,17 @@ def _check_append_size(size: int, config: LogConfig) -> None:
         )
 
 
-def _check_keys(batch: memoryview) -> None:
-    """A compacted topic keeps the latest record per key, so a record without one is refused."""
-    if any(span.key is None for span in record_reader.scan_records(batch)[1]):
-        raise InvalidRecordError("compacted topic cannot accept a record without a key")
+def _check_keys(batch: memoryview, topic_partition: TopicPartition) -> None:
+    """A compacted topic keeps the latest record per key, so records without one are refused."""
+    errors = [
+        RecordError(
+            index, f"Compacted topic cannot accept message without key in topic partition {topic_partition}"
+        )
+        for index, span in enumerate(record_reader.scan_records(batch)[1])
+        if span.key is None
+    ]
+    if errors:
+        raise RecordValidationError(errors)
 
 
 def _check_timestamps(header: RecordBatchHeader, *, earliest: int, latest: int) -> None:

@@ -7,6 +7,8 @@ without a lookup. The codes themselves are kio's `ErrorCode` enum.
 
 from __future__ import annotations
 
+import dataclasses
+
 from kio.schema.errors import ErrorCode
 
 __all__ = [
@@ -27,7 +29,9 @@ __all__ = [
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceError",
     "RecordBatchTooLargeError",
+    "RecordError",
     "RecordTooLargeError",
+    "RecordValidationError",
     "UnknownLeaderEpochError",
     "UnknownTopicOrPartitionError",
     "UnsupportedVersionError",
@@ -55,6 +59,29 @@ class CorruptRecordError(BrokerError):
 
 class InvalidRecordError(BrokerError):
     error_code = ErrorCode.invalid_record
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordError:
+    """One refused record of a batch: its index in the batch and why (Produce v8+'s record_errors)."""
+
+    batch_index: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"RecordError(batchIndex={self.batch_index}, message='{self.message}')"
+
+
+class RecordValidationError(InvalidRecordError):
+    """Records of a batch refused one by one; the whole batch is rejected, the errors listed."""
+
+    def __init__(self, record_errors: list[RecordError]) -> None:
+        shown = ", ".join(map(str, record_errors[:3]))
+        super().__init__(
+            f"One or more records have been rejected due to {len(record_errors)} record errors in total, "
+            f"and only showing the first three errors at most: [{shown}]"
+        )
+        self.record_errors = tuple(record_errors)
 
 
 class RecordTooLargeError(BrokerError):

@@ -23,6 +23,8 @@ from brook_broker.metadata.image import MetadataDelta, MetadataImage
 from brook_broker.protocol.errors import (
     BrokerError,
     ErrorCode,
+    RecordError,
+    RecordValidationError,
     UnknownTopicOrPartitionError,
 )
 from brook_broker.protocol.types import TopicPartition
@@ -58,6 +60,8 @@ class ProduceResult:
     log_start_offset: int = -1
     error_message: str | None = None
     last_offset: int = -1
+    #: The records refused one by one (INVALID_RECORD on a compacted topic): Produce's record_errors.
+    record_errors: tuple[RecordError, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -202,7 +206,12 @@ class ReplicaManager:
             message = _RECORD_VALIDATION_MESSAGES[exc.error_code]
         elif exc.error_code == ErrorCode.invalid_record:
             message = exc.message
-        return ProduceResult(exc.error_code, log_start_offset=log_start_offset, error_message=message)
+        return ProduceResult(
+            exc.error_code,
+            log_start_offset=log_start_offset,
+            error_message=message,
+            record_errors=exc.record_errors if isinstance(exc, RecordValidationError) else (),
+        )
 
     async def _wait_for_replication(
         self,
