@@ -61,8 +61,9 @@ def _session(shell: ToolShell, broker: Broker, *, prefix: str) -> list[dict[str,
         )
         stdout = _normalise(result.stdout, broker).splitlines()
         if "--list" in args:
-            # Both brokers are shared with other tests: only this session's groups (and the header).
-            stdout = [line for line in stdout if line.startswith((prefix, "GROUP"))]
+            # Both brokers are shared with other tests: only this session's groups (and the header),
+            # words only, as the column widths follow the longest group id listed by anyone.
+            stdout = [" ".join(line.split()) for line in stdout if line.startswith((prefix, "GROUP"))]
         return {
             "command": " ".join(args),
             "exit": result.exit_code,
