@@ -210,6 +210,9 @@ def test_appends_during_cleaning_stay_consistent(open_log: OpenLog, clock: FakeC
     assert overlapping > 100  # appends really happened while segments were being cleaned
     assert_consistent(log, written)
     log.roll()
+    # The tail left after the last pass can be a single record, which is below a dirty ratio of
+    # 0.01 next to the many small cleaned segments (each keeps its last batch): clean it anyway.
+    log.update_config(compact_config(segment_bytes=4000, min_cleanable_dirty_ratio=0.0))
     while cleaner.clean_one() is not None:
         pass
     assert len(read_records(log)) == 40
