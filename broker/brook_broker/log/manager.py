@@ -255,6 +255,8 @@ class LogManager:
         return log
 
     def _least_loaded_dir(self) -> Path:
+        if len(self.log_dirs) == 1:  # the usual case; counting is O(partitions) per new log
+            return self.log_dirs[0]
         counts = dict.fromkeys(self.log_dirs, 0)
         for log in self._logs.values():
             if log.dir.parent in counts:
