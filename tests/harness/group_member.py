@@ -114,22 +114,27 @@ def run_confluent(args: argparse.Namespace) -> None:
     consumer.close()
 
 
+def _python_client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """kafka-python's and aiokafka's consumer settings (they share the names) for a member."""
+    return {
+        "bootstrap_servers": args.bootstrap,
+        "group_id": args.group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": args.session_ms,
+        "heartbeat_interval_ms": min(1000, args.session_ms // 3),
+        "client_id": args.client_id,
+        "group_instance_id": args.instance_id,
+    }
+
+
 def run_kafka_python(args: argparse.Namespace) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
     from kafka.errors import KafkaConnectionError
     from kafka.structs import OffsetAndMetadata
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=args.bootstrap,
-        group_id=args.group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=args.session_ms,
-        heartbeat_interval_ms=min(1000, args.session_ms // 3),
-        client_id=args.client_id,
-        group_instance_id=args.instance_id,
-    )
+    consumer = KafkaConsumer(**_python_client_options(args))
 
     class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         def on_partitions_revoked(self, revoked: Any) -> None:
@@ -162,16 +167,7 @@ def run_kafka_python(args: argparse.Namespace) -> None:
 async def run_aiokafka(args: argparse.Namespace) -> None:
     from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=args.bootstrap,
-        group_id=args.group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=args.session_ms,
-        heartbeat_interval_ms=min(1000, args.session_ms // 3),
-        client_id=args.client_id,
-        group_instance_id=args.instance_id,
-    )
+    consumer = AIOKafkaConsumer(**_python_client_options(args))
 
     class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         async def on_partitions_revoked(self, revoked: Any) -> None:

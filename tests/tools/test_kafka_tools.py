@@ -212,6 +212,17 @@ def test_kafka_topics(tool_shell: ToolShell, brokers: list[Broker], unique_topic
 # --- console producer and consumer ---------------------------------------------------------------
 
 
+def _create_and_produce_keyed(shell: ToolShell, bootstrap: str, topic: str, lines: Sequence[str]) -> Any:
+    """kafka-topics --create (2 partitions), then kafka-console-producer with ``key:value`` lines."""
+    created = shell.run(
+        "kafka-topics", ["--bootstrap-server", bootstrap, "--create", "--topic", topic, "--partitions", "2"]
+    )
+    assert created.exit_code == 0, created
+    args = ["--bootstrap-server", bootstrap, "--topic", topic]
+    args += ["--reader-property", "parse.key=true", "--reader-property", "key.separator=:"]
+    return shell.run("kafka-console-producer", args, stdin="\n".join(lines) + "\n")
+
+
 def test_console_producer_and_consumer(
     tool_shell: ToolShell, brokers: list[Broker], unique_topic: str
 ) -> None:
@@ -222,24 +233,7 @@ def test_console_producer_and_consumer(
     printed: dict[str, list[str]] = {}
     for broker in brokers:
         bootstrap = broker.bootstrap
-        created = tool_shell.run(
-            "kafka-topics", ["--bootstrap-server", bootstrap, "--create", "--topic", t, "--partitions", "2"]
-        )
-        assert created.exit_code == 0, created
-        produced = tool_shell.run(
-            "kafka-console-producer",
-            [
-                "--bootstrap-server",
-                bootstrap,
-                "--topic",
-                t,
-                "--reader-property",
-                "parse.key=true",
-                "--reader-property",
-                "key.separator=:",
-            ],
-            stdin="\n".join(lines) + "\n",
-        )
+        produced = _create_and_produce_keyed(tool_shell, bootstrap, t, lines)
         assert (produced.exit_code, produced.stdout, produced.stderr) == (0, "", ""), produced
         ends = _offsets(tool_shell, bootstrap, t, "-1")
         out = []
@@ -265,24 +259,7 @@ def test_console_consumer_in_a_group(tool_shell: ToolShell, brokers: list[Broker
     runs: dict[str, dict[str, Any]] = {}
     for broker in brokers:
         bootstrap = broker.bootstrap
-        created = tool_shell.run(
-            "kafka-topics", ["--bootstrap-server", bootstrap, "--create", "--topic", t, "--partitions", "2"]
-        )
-        assert created.exit_code == 0, created
-        produced = tool_shell.run(
-            "kafka-console-producer",
-            [
-                "--bootstrap-server",
-                bootstrap,
-                "--topic",
-                t,
-                "--reader-property",
-                "parse.key=true",
-                "--reader-property",
-                "key.separator=:",
-            ],
-            stdin="\n".join(lines) + "\n",
-        )
+        produced = _create_and_produce_keyed(tool_shell, bootstrap, t, lines)
         assert produced.exit_code == 0, produced
         consumed = tool_shell.run(
             "kafka-console-consumer",
